@@ -1,0 +1,31 @@
+# Tunegate: `make run` (local stack), `make test` (everything CI runs), `make bench`.
+VENV   ?= .venv
+PYTHON ?= python3
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+PORT   ?= 8000
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+run: install
+	PORT=$(PORT) $(PY) scripts/run_local.py
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m mypy chalicelib
+
+test: lint
+	$(PY) -m pytest -q
+
+bench: install
+	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .local

@@ -1,0 +1,74 @@
+"""Request and response bodies of the HTTP API: strict pydantic models (unknown fields and
+wrong types are a 400, never coerced)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chalicelib.registry import MAX_TOKENS_CEILING, OutputSpec, StopSequences
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Parameters(_Body):
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS_CEILING)
+    temperature: float | None = Field(default=None, ge=0.0, le=1.0)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    stop: StopSequences | None = None
+
+
+class ChatMessage(_Body):
+    role: Literal["user", "assistant"]
+    content: str = Field(min_length=1)
+
+
+MetadataKey = Annotated[str, Field(min_length=1, max_length=128)]
+MetadataValue = Annotated[str, Field(max_length=1024)]
+
+
+class InvokeRequest(_Body):
+    input: str | None = Field(default=None, min_length=1)
+    messages: list[ChatMessage] | None = Field(default=None, min_length=1, max_length=100)
+    system: str | None = Field(default=None, max_length=20000)
+    parameters: Parameters = Field(default_factory=Parameters)
+    metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict, max_length=20)
+
+    @model_validator(mode="after")
+    def _one_input(self) -> InvokeRequest:
+        if (self.input is None) == (self.messages is None):
+            raise ValueError("send exactly one of 'input' or 'messages'")
+        if self.messages is not None and self.messages[-1].role != "user":
+            raise ValueError("the last message must have role 'user'")
+        return self
+
+    def text_length(self) -> int:
+        texts = [self.input or "", self.system or ""]
+        texts += [m.content for m in self.messages or []]
+        return sum(len(t) for t in texts)
+
+
+class Usage(BaseModel):
+    input_tokens: int | None
+    output_tokens: int | None
+
+
+class InvokeResponse(BaseModel):
+    invocation_id: str
+    model: str
+    output: str
+    prediction: str | float | None
+    valid: bool
+    latency_ms: float
+    usage: Usage
+    feedback_token: str
+
+
+class ModelSummary(BaseModel):
+    name: str
+    provider: str
+    request_format: str
+    output: OutputSpec

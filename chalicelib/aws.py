@@ -1,0 +1,61 @@
+"""boto3 clients and resources, created once per process on first use and then reused.
+
+Nothing here touches the network at import; endpoints come only from boto3's standard
+configuration (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>, region, credentials chain).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.settings import get_settings
+
+_lock = threading.Lock()
+_clients: dict[str, Any] = {}
+_session: boto3.session.Session | None = None
+
+# Storage calls are small: fail fast so a dead backend becomes a clean 503, not a hung Lambda.
+_STORAGE_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "total_max_attempts": 3},
+    max_pool_connections=50,
+)
+
+
+def _model_config() -> Config:
+    settings = get_settings()
+    return Config(
+        connect_timeout=settings.model_connect_timeout_seconds,
+        read_timeout=settings.model_read_timeout_seconds,
+        retries={"mode": "standard", "total_max_attempts": settings.model_max_attempts},
+        max_pool_connections=50,
+        tcp_keepalive=True,
+    )
+
+
+def client(service: str) -> Any:
+    """The process-wide client for `service` (bedrock-runtime gets the model time budget)."""
+    existing = _clients.get(service)
+    if existing is not None:
+        return existing
+    global _session
+    with _lock:
+        if service not in _clients:
+            if _session is None:
+                _session = boto3.session.Session()
+            config = _model_config() if service == "bedrock-runtime" else _STORAGE_CONFIG
+            _clients[service] = _session.client(service, config=config)
+        return _clients[service]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests that change endpoints or settings between cases)."""
+    global _session
+    with _lock:
+        _clients.clear()
+        _session = None

@@ -1,0 +1,83 @@
+"""Domain errors: each carries the contract's HTTP status and code, rendered once at the edge."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class TunegateError(Exception):
+    """Base of every error a client may see; `code` and `status` follow CONTRACT section 3."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: list[dict[str, Any]] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.retry_after = retry_after
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
+
+
+class InvalidRequest(TunegateError):
+    status, code = 400, "invalid_request"
+
+
+class Unauthorized(TunegateError):
+    status, code = 401, "unauthorized"
+
+
+class InvalidFeedbackToken(TunegateError):
+    status, code = 403, "invalid_feedback_token"
+
+
+class NotFound(TunegateError):
+    status, code = 404, "not_found"
+
+
+class PayloadTooLarge(TunegateError):
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(TunegateError):
+    status, code = 415, "unsupported_media_type"
+
+
+class Throttled(TunegateError):
+    status, code = 429, "throttled"
+
+
+class ModelError(TunegateError):
+    status, code = 502, "model_error"
+
+
+class ModelNotReady(TunegateError):
+    status, code = 503, "model_not_ready"
+
+
+class ServiceUnavailable(TunegateError):
+    """A backing store (DynamoDB, SQS, S3) could not be reached; nothing was half-written."""
+
+    status, code = 503, "service_unavailable"
+
+
+class ModelTimeout(TunegateError):
+    status, code = 504, "model_timeout"
+
+
+class ConfigurationError(Exception):
+    """Bad deployment configuration: stops the app at start, never reaches a client."""

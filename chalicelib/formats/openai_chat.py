@@ -1,0 +1,43 @@
+"""OpenAI-compatible chat completions (chat fine-tunes, vLLM, Ollama)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.formats.base import (
+    Api,
+    Completion,
+    InferenceParams,
+    Prompt,
+    optional_int,
+    optional_str,
+    text_at,
+)
+
+name = "chat"
+api: Api = "openai_chat"
+native_stop = True
+
+
+def build_request(prompt: Prompt, params: InferenceParams) -> dict[str, Any]:
+    messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
+    messages += [{"role": m.role, "content": m.content} for m in prompt.messages]
+    request: dict[str, Any] = {
+        "messages": messages,
+        "max_tokens": params.max_tokens,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+    }
+    if params.stop:
+        request["stop"] = list(params.stop)
+    return request
+
+
+def read_response(body: Any) -> Completion:
+    return Completion(
+        text=text_at(body, name, "choices", 0, "message", "content"),
+        input_tokens=optional_int(body, "usage", "prompt_tokens"),
+        output_tokens=optional_int(body, "usage", "completion_tokens"),
+        stop_reason=optional_str(body, "choices", 0, "finish_reason"),
+        raw=body,
+    )

@@ -1,0 +1,120 @@
+"""Where invocations are recorded: DynamoDB in the cloud and locally (moto), memory in unit tests.
+
+One item per invocation, written with a single conditional put, so nothing is ever half-written.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib import aws
+from chalicelib.errors import NotFound, ServiceUnavailable
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationRecord:
+    invocation_id: str
+    model: str
+    created_at: str
+    latency_ms: float
+    model_latency_ms: float
+    status: str  # ok | invalid | error
+    input_sha256: str
+    prediction: str | float | None = None
+    error_code: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    # Only when the deployment has store_inputs: the text needed to turn feedback into data.
+    input: dict[str, Any] | None = None
+    output: str | None = None
+    expires_at: int | None = None
+
+
+class InvocationStore(Protocol):
+    def put(self, record: InvocationRecord) -> None: ...
+
+    def get(self, invocation_id: str) -> InvocationRecord: ...
+
+
+class MemoryInvocationStore:
+    def __init__(self) -> None:
+        self._items: dict[str, InvocationRecord] = {}
+        self._lock = threading.Lock()
+
+    def put(self, record: InvocationRecord) -> None:
+        with self._lock:
+            if record.invocation_id in self._items:
+                raise ValueError("duplicate invocation id")
+            self._items[record.invocation_id] = record
+
+    def get(self, invocation_id: str) -> InvocationRecord:
+        try:
+            return self._items[invocation_id]
+        except KeyError:
+            raise NotFound(f"No invocation {invocation_id!r}.") from None
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    return value
+
+
+class DynamoInvocationStore:
+    """Invocations keyed by `invocation_id`; `expires_at` is the table's TTL attribute."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        self._serializer = TypeSerializer()
+        self._deserializer = TypeDeserializer()
+
+    def put(self, record: InvocationRecord) -> None:
+        item = _to_dynamo(asdict(record))
+        try:
+            aws.client("dynamodb").put_item(
+                TableName=self.table_name,
+                Item={k: self._serializer.serialize(v) for k, v in item.items()},
+                ConditionExpression="attribute_not_exists(invocation_id)",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise ServiceUnavailable(
+                "The invocation could not be recorded; try again shortly.", retry_after=5
+            ) from exc
+
+    def get(self, invocation_id: str) -> InvocationRecord:
+        try:
+            response = aws.client("dynamodb").get_item(
+                TableName=self.table_name,
+                Key={"invocation_id": {"S": invocation_id}},
+                ConsistentRead=True,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise ServiceUnavailable(
+                "Invocations cannot be read right now.", retry_after=5
+            ) from exc
+        if "Item" not in response:
+            raise NotFound(f"No invocation {invocation_id!r}.")
+        raw = {k: self._deserializer.deserialize(v) for k, v in response["Item"].items()}
+        return InvocationRecord(**_from_dynamo(raw))

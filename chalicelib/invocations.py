@@ -1,0 +1,169 @@
+"""Invoke a deployment: format the request as the model was trained, call it, parse, record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.api_models import InvokeRequest, InvokeResponse, Usage
+from chalicelib.errors import PayloadTooLarge, TunegateError
+from chalicelib.formats import InferenceParams, Message, Prompt
+from chalicelib.invocation_store import InvocationRecord, InvocationStore
+from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.parsing import parse_output
+from chalicelib.prompting import render_prompt, resolve_params
+from chalicelib.providers import complete
+from chalicelib.registry import Deployment
+from chalicelib.tokens import issue_feedback_token
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationContext:
+    store: InvocationStore
+    token_secret: bytes
+    token_ttl_seconds: int
+    max_input_chars: int
+    record_ttl_days: int
+    log_payloads: bool = False
+
+
+def invoke(
+    deployment: Deployment, request: InvokeRequest, ctx: InvocationContext
+) -> InvokeResponse:
+    started = time.perf_counter()
+    if request.text_length() > ctx.max_input_chars:
+        raise PayloadTooLarge(
+            f"The input is longer than the limit of {ctx.max_input_chars} characters."
+        )
+    messages = tuple(Message(m.role, m.content) for m in request.messages or ())
+    prompt = render_prompt(
+        deployment.prompt, input_text=request.input, messages=messages, system=request.system
+    )
+    params = resolve_params(deployment.inference, **request.parameters.model_dump())
+    invocation_id = str(uuid.uuid4())
+    logger.append_keys(invocation_id=invocation_id, model=deployment.name)
+    metrics.add_dimension(name="model", value=deployment.name)
+    metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
+    try:
+        return _call_and_record(deployment, prompt, params, request, invocation_id, ctx, started)
+    finally:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        metrics.add_metric(name="InvocationLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+
+
+def _call_and_record(
+    deployment: Deployment,
+    prompt: Prompt,
+    params: InferenceParams,
+    request: InvokeRequest,
+    invocation_id: str,
+    ctx: InvocationContext,
+    started: float,
+) -> InvokeResponse:
+    now = time.time()
+    record = InvocationRecord(
+        invocation_id=invocation_id,
+        model=deployment.name,
+        created_at=datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
+        latency_ms=0.0,
+        model_latency_ms=0.0,
+        status="error",
+        input_sha256=_prompt_sha256(prompt),
+        metadata=dict(request.metadata),
+        expires_at=int(now) + ctx.record_ttl_days * 86400,
+    )
+    model_started = time.perf_counter()
+    try:
+        completion = complete(deployment, prompt, params)
+    except TunegateError as exc:
+        _record_failure(ctx, record, exc, started, model_started)
+        raise
+    model_ms = (time.perf_counter() - model_started) * 1000
+    parsed = parse_output(deployment.output, completion.text)
+    status = "ok" if parsed.valid else "invalid"
+    latency_ms = round((time.perf_counter() - started) * 1000, 3)
+    ctx.store.put(
+        replace(
+            record,
+            latency_ms=latency_ms,
+            model_latency_ms=round(model_ms, 3),
+            status=status,
+            prediction=parsed.prediction,
+            input_tokens=completion.input_tokens,
+            output_tokens=completion.output_tokens,
+            input=_stored_input(prompt) if deployment.store_inputs else None,
+            output=completion.text if deployment.store_inputs else None,
+        )
+    )
+    _emit_success_metrics(model_ms, parsed.valid, completion.input_tokens, completion.output_tokens)
+    extra: dict[str, object] = {"status": status, "model_latency_ms": round(model_ms, 3)}
+    if ctx.log_payloads:
+        extra["output"] = completion.text
+    logger.info("invocation", extra=extra)
+    token = issue_feedback_token(
+        ctx.token_secret, invocation_id, deployment.name, now=now, ttl_seconds=ctx.token_ttl_seconds
+    )
+    return InvokeResponse(
+        invocation_id=invocation_id,
+        model=deployment.name,
+        output=completion.text,
+        prediction=parsed.prediction,
+        valid=parsed.valid,
+        latency_ms=latency_ms,
+        usage=Usage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens),
+        feedback_token=token,
+    )
+
+
+def _record_failure(
+    ctx: InvocationContext,
+    record: InvocationRecord,
+    exc: TunegateError,
+    started: float,
+    model_started: float,
+) -> None:
+    """Count and record a failed model call; the model's error stays the one the client sees."""
+    now = time.perf_counter()
+    metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+    if exc.code == "throttled":
+        metrics.add_metric(name="Throttles", unit=MetricUnit.Count, value=1)
+    logger.warning("model call failed", extra={"error_code": exc.code})
+    failed = replace(
+        record,
+        latency_ms=round((now - started) * 1000, 3),
+        model_latency_ms=round((now - model_started) * 1000, 3),
+        error_code=exc.code,
+    )
+    try:
+        ctx.store.put(failed)
+    except TunegateError:
+        logger.warning("failed invocation could not be recorded")
+
+
+def _emit_success_metrics(
+    model_ms: float, valid: bool, input_tokens: int | None, output_tokens: int | None
+) -> None:
+    metrics.add_metric(name="ModelLatency", unit=MetricUnit.Milliseconds, value=model_ms)
+    if not valid:
+        metrics.add_metric(name="InvalidOutputs", unit=MetricUnit.Count, value=1)
+    if input_tokens is not None:
+        metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=input_tokens)
+    if output_tokens is not None:
+        metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=output_tokens)
+
+
+def _prompt_sha256(prompt: Prompt) -> str:
+    canonical = json.dumps([prompt.system, [(m.role, m.content) for m in prompt.messages]])
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _stored_input(prompt: Prompt) -> dict[str, Any]:
+    return {
+        "system": prompt.system,
+        "messages": [{"role": m.role, "content": m.content} for m in prompt.messages],
+    }

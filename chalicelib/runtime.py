@@ -1,0 +1,43 @@
+"""The process-wide wiring: settings, registry and stores, built once at start.
+
+Loading happens at import so a bad registry or configuration stops the app before it serves;
+no network I/O happens here (clients are created on first use).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from chalicelib.invocation_store import DynamoInvocationStore, InvocationStore
+from chalicelib.invocations import InvocationContext
+from chalicelib.registry import Registry, load_registry
+from chalicelib.secrets import feedback_token_secret
+from chalicelib.settings import Settings, get_settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    registry: Registry
+    invocations: InvocationStore
+
+    @cached_property
+    def invocation_context(self) -> InvocationContext:
+        return InvocationContext(
+            store=self.invocations,
+            token_secret=feedback_token_secret(self.settings),
+            token_ttl_seconds=self.settings.feedback_token_ttl_seconds,
+            max_input_chars=self.settings.max_input_chars,
+            record_ttl_days=self.settings.invocation_ttl_days,
+            log_payloads=self.settings.log_payloads,
+        )
+
+
+def build_runtime(settings: Settings | None = None) -> Runtime:
+    settings = settings or get_settings()
+    return Runtime(
+        settings=settings,
+        registry=load_registry(settings.models_file),
+        invocations=DynamoInvocationStore(settings.invocations_table),
+    )

@@ -1,0 +1,96 @@
+"""Runtime settings parsed once from the environment; a missing or bad variable fails at start."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from chalicelib.errors import ConfigurationError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseModel):
+    stage: str = "local"
+    models_file: Path
+    api_key_hashes: frozenset[str] = frozenset()
+    api_key_hashes_parameter: str | None = None
+    feedback_token_secret: str | None = None
+    feedback_token_secret_arn: str | None = None
+    feedback_token_ttl_seconds: int = Field(default=604800, ge=60)
+    invocations_table: str = "tunegate-local-invocations"
+    max_body_bytes: int = Field(default=262144, ge=1024)
+    max_input_chars: int = Field(default=100000, ge=1)
+    invocation_ttl_days: int = Field(default=90, ge=1)
+    log_payloads: bool = False
+    # Model-call budget: attempts x (connect + read) + back-off stays inside API Gateway's 29 s.
+    model_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    model_read_timeout_seconds: float = Field(default=6.0, gt=0)
+    model_max_attempts: int = Field(default=3, ge=1, le=5)
+
+    @field_validator("api_key_hashes", mode="before")
+    @classmethod
+    def _split_hashes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip().lower() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("api_key_hashes")
+    @classmethod
+    def _hex_digests(cls, value: frozenset[str]) -> frozenset[str]:
+        for digest in value:
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError("API_KEY_HASHES must hold hex SHA-256 digests")
+        return value
+
+    @model_validator(mode="after")
+    def _secrets_configured(self) -> Settings:
+        if not (self.api_key_hashes or self.api_key_hashes_parameter):
+            raise ValueError("set API_KEY_HASHES or API_KEY_HASHES_PARAMETER")
+        if not (self.feedback_token_secret or self.feedback_token_secret_arn):
+            raise ValueError("set FEEDBACK_TOKEN_SECRET or FEEDBACK_TOKEN_SECRET_ARN")
+        return self
+
+    @field_validator("models_file")
+    @classmethod
+    def _resolve(cls, value: Path) -> Path:
+        return value if value.is_absolute() else PROJECT_DIR / value
+
+
+_ENV_FIELDS = {name.upper(): name for name in Settings.model_fields}
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    values = {field: env[var] for var, field in _ENV_FIELDS.items() if var in env}
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors())
+        raise ConfigurationError(f"bad configuration: {problems}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return settings_from_env()
+
+
+def stage_environment(stage: str, project_dir: Path = PROJECT_DIR) -> dict[str, str]:
+    """The environment variables a stage gets in `.chalice/config.json` (global, then stage)."""
+    config = json.loads((project_dir / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    if stage not in config.get("stages", {}):
+        raise ConfigurationError(f"stage {stage!r} is not in .chalice/config.json")
+    env = dict(config.get("environment_variables", {}))
+    env.update(config["stages"][stage].get("environment_variables", {}))
+    return {key: str(value) for key, value in env.items()}
+
+
+def apply_stage_environment(stage: str) -> None:
+    """Export the stage's variables into this process; variables already set win."""
+    for key, value in stage_environment(stage).items():
+        os.environ.setdefault(key, value)
+    get_settings.cache_clear()

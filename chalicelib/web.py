@@ -1,0 +1,85 @@
+"""The HTTP edge: parse request bodies into models, render errors in the contract's envelope."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from chalice.app import Request, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.errors import InvalidRequest, PayloadTooLarge, TunegateError, UnsupportedMediaType
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+# Chalice answers some errors itself ({"Code", "Message"}); give them the contract's shape.
+_CHALICE_CODES = {
+    400: "invalid_request",
+    403: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    500: "internal_error",
+}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=body, status_code=status, headers={**JSON_HEADERS, **(headers or {})})
+
+
+def error_response(error: TunegateError) -> Response:
+    return json_response(error.body(), error.status, error.headers())
+
+
+def parse_body(request: Request, model: type[ModelT], max_bytes: int) -> ModelT:
+    """Validate the raw body against `model`; every problem names its field."""
+    content_type = (request.headers.get("content-type") or "application/json").lower()
+    if "json" not in content_type:
+        raise UnsupportedMediaType("Send the body as application/json.")
+    raw = request.raw_body or b""
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+    if not raw.strip():
+        raise InvalidRequest("The request body is empty; send a JSON object.")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidRequest(
+            "The request body is not valid.", details=validation_details(exc)
+        ) from None
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    details = []
+    for err in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in err["loc"]) or "(body)"
+        reason = err["msg"]
+        if err["type"] == "json_invalid":
+            field, reason = "(body)", f"malformed JSON: {err.get('ctx', {}).get('error', '')}"
+        details.append({"field": field, "reason": reason})
+    return details
+
+
+def envelope_for_chalice_error(response: Response) -> Response:
+    """Rewrite a response Chalice produced on its own into the contract's error envelope."""
+    body = response.body
+    if response.status_code < 400 or not isinstance(body, dict) or "Code" not in body:
+        return response
+    code = _CHALICE_CODES.get(response.status_code, "internal_error")
+    message = str(body.get("Message") or "The request failed.")
+    if response.status_code >= 500:
+        message = "An internal error occurred."
+    headers = {
+        k: v if isinstance(v, str) else ",".join(v)
+        for k, v in response.headers.items()
+        if k.lower() != "content-type"
+    }
+    return json_response(
+        {"error": {"code": code, "message": message}}, response.status_code, headers
+    )
+
+
+def dumps(body: Any) -> str:
+    return json.dumps(body, separators=(",", ":"))

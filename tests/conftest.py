@@ -1,0 +1,169 @@
+"""Shared fixtures: a real local stack (moto server over HTTP + the Bedrock emulator) and the app.
+
+The app reads its configuration once at import, so the environment is set before `app` is
+imported, and the same process-wide app is reused by every test (as a warm Lambda would be).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN_FILE = ROOT / "examples" / "drugreview" / "openai" / "train.jsonl"
+API_KEY = "test-api-key-0123456789"
+LABELS = {
+    "type": "label",
+    "labels": ["negative", "neutral", "positive"],
+    "values": {"negative": 0, "neutral": 1, "positive": 2},
+}
+ECHO_ARN = "arn:aws:bedrock:us-east-1:000000000000:provisioned-model/echo-{}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_registry(emulator_url: str, reference_arn: str) -> dict[str, Any]:
+    """Echo deployments show the exact formatted request; sentiment ones hit the real classifier."""
+    separator = "\n\n###\n\n"
+    echo = {"output": {"type": "text"}, "inference": {"max_tokens": 200, "stop": ["END"]}}
+    deployments: list[dict[str, Any]] = [
+        {
+            "name": f"echo-{fmt}",
+            "provider": "bedrock",
+            "model_id": ECHO_ARN.format(fmt),
+            "request_format": fmt,
+            "prompt": {
+                "system": "Be brief.",
+                "template": "Review: {input}",
+                "separator": separator,
+            },
+            **echo,
+        }
+        for fmt in ("converse", "anthropic", "llama3", "titan")
+    ]
+    deployments += [
+        {
+            "name": f"echo-openai-{fmt}",
+            "provider": "openai",
+            "model_id": "echo",
+            "request_format": fmt,
+            "base_url": f"{emulator_url}/openai/v1",
+            "api_key_env": "TEST_OPENAI_KEY",
+            "prompt": {"template": "{input}", "separator": separator},
+            **echo,
+        }
+        for fmt in ("completions", "chat")
+    ]
+    deployments += [
+        {
+            "name": "sentiment-converse",
+            "provider": "bedrock",
+            "model_id": reference_arn,
+            "request_format": "converse",
+            "prompt": {"system": "Classify the sentiment of this drug review."},
+            "inference": {"max_tokens": 5, "temperature": 0, "stop": ["\n"]},
+            "output": LABELS,
+            "store_inputs": True,
+        },
+        {
+            "name": "sentiment-legacy",
+            "provider": "bedrock",
+            "model_id": reference_arn,
+            "request_format": "titan",
+            "prompt": {"separator": separator},
+            "inference": {"max_tokens": 5, "temperature": 0, "stop": ["\n"]},
+            "output": LABELS,
+        },
+        {
+            "name": "echo-number",
+            "provider": "bedrock",
+            "model_id": ECHO_ARN.format("number"),
+            "request_format": "converse",
+            "inference": {"max_tokens": 20},
+            "output": {"type": "number", "range": [0, 10]},
+        },
+    ]
+    return {"deployments": deployments}
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Any]:
+    from emulator import start_emulator
+
+    emu = start_emulator(host="127.0.0.1", port=0, train_file=TRAIN_FILE)
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(moto_server: str, emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Point boto3 at the local stack, write the test registry, bootstrap, import the app."""
+    from emulator import REFERENCE_MODEL_ARN
+
+    models_file = tmp_path_factory.mktemp("registry") / "models.json"
+    models_file.write_text(json.dumps(test_registry(emulator.url, REFERENCE_MODEL_ARN)))
+    os.environ.update(
+        {
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ENDPOINT_URL": moto_server,
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": emulator.url,
+            "STAGE": "test",
+            "MODELS_FILE": str(models_file),
+            "INVOCATIONS_TABLE": "tunegate-test-invocations",
+            "API_KEY_HASHES": hashlib.sha256(API_KEY.encode()).hexdigest(),
+            "FEEDBACK_TOKEN_SECRET": "test-feedback-secret",
+            "MODEL_READ_TIMEOUT_SECONDS": "1",
+            "MODEL_MAX_ATTEMPTS": "3",
+            "TEST_OPENAI_KEY": "sk-test",
+        }
+    )
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(key, None)
+    from chalicelib import aws
+    from chalicelib.bootstrap import bootstrap_resources
+    from chalicelib.settings import get_settings
+
+    get_settings.cache_clear()
+    aws.reset_clients()
+    list(bootstrap_resources())
+    import app as app_module
+
+    return app_module
+
+
+@pytest.fixture()
+def client(stack: Any, emulator: Any) -> Iterator[Any]:
+    from chalice.test import Client
+
+    emulator.reset()
+    # A stage absent from config.json: chalice.test then adds only the global variables.
+    with Client(stack.app, stage_name="pytest", project_dir=str(ROOT)) as test_client:
+        yield test_client
+
+
+def auth_headers(**extra: str) -> dict[str, str]:
+    return {"x-api-key": API_KEY, "content-type": "application/json", **extra}
