@@ -29,7 +29,10 @@ def edge(event: Request, get_response: Callable[[Request], Response]) -> Respons
     try:
         response = get_response(event)
     finally:
-        metrics.flush_metrics()
+        if metrics.metric_set:
+            metrics.flush_metrics()
+        else:
+            metrics.clear_metrics()
     return envelope_for_chalice_error(response)
 
 

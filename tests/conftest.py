@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAIN_FILE = ROOT / "examples" / "drugreview" / "openai" / "train.jsonl"
+TRAIN_FILE = Path(os.environ.get("TUNEGATE_TRAIN_FILE", ROOT / "examples" / "drugreview" / "openai" / "train.jsonl"))
 API_KEY = "test-api-key-0123456789"
 LABELS = {
     "type": "label",
