@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
+from chalicelib.dynamo_codec import from_item, to_item
 from chalicelib.errors import NotFound, ServiceUnavailable
 
 
@@ -60,42 +60,17 @@ class MemoryInvocationStore:
             raise NotFound(f"No invocation {invocation_id!r}.") from None
 
 
-def _to_dynamo(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_to_dynamo(v) for v in value]
-    return value
-
-
-def _from_dynamo(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _from_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_dynamo(v) for v in value]
-    return value
-
-
 class DynamoInvocationStore:
     """Invocations keyed by `invocation_id`; `expires_at` is the table's TTL attribute."""
 
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
-        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-        self._serializer = TypeSerializer()
-        self._deserializer = TypeDeserializer()
 
     def put(self, record: InvocationRecord) -> None:
-        item = _to_dynamo(asdict(record))
         try:
             aws.client("dynamodb").put_item(
                 TableName=self.table_name,
-                Item={k: self._serializer.serialize(v) for k, v in item.items()},
+                Item=to_item(asdict(record)),
                 ConditionExpression="attribute_not_exists(invocation_id)",
             )
         except (ClientError, BotoCoreError) as exc:
@@ -116,5 +91,4 @@ class DynamoInvocationStore:
             ) from exc
         if "Item" not in response:
             raise NotFound(f"No invocation {invocation_id!r}.")
-        raw = {k: self._deserializer.deserialize(v) for k, v in response["Item"].items()}
-        return InvocationRecord(**_from_dynamo(raw))
+        return InvocationRecord(**from_item(response["Item"]))

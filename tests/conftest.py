@@ -6,10 +6,6 @@ imported, and the same process-wide app is reused by every test (as a warm Lambd
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +13,6 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAIN_FILE = Path(os.environ.get("TUNEGATE_TRAIN_FILE", ROOT / "examples" / "drugreview" / "openai" / "train.jsonl"))
 API_KEY = "test-api-key-0123456789"
 LABELS = {
     "type": "label",
@@ -25,12 +20,6 @@ LABELS = {
     "values": {"negative": 0, "neutral": 1, "positive": 2},
 }
 ECHO_ARN = "arn:aws:bedrock:us-east-1:000000000000:provisioned-model/echo-{}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_registry(emulator_url: str, reference_arn: str) -> dict[str, Any]:
@@ -98,58 +87,29 @@ def test_registry(emulator_url: str, reference_arn: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[Any]:
-    from emulator import start_emulator
-
-    emu = start_emulator(host="127.0.0.1", port=0, train_file=TRAIN_FILE)
-    yield emu
-    emu.stop()
-
-
-@pytest.fixture(scope="session")
-def stack(moto_server: str, emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Point boto3 at the local stack, write the test registry, bootstrap, import the app."""
+def local_stack() -> Iterator[Any]:
+    from devstack import start_local_stack
     from emulator import REFERENCE_MODEL_ARN
 
-    models_file = tmp_path_factory.mktemp("registry") / "models.json"
-    models_file.write_text(json.dumps(test_registry(emulator.url, REFERENCE_MODEL_ARN)))
-    os.environ.update(
-        {
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_ENDPOINT_URL": moto_server,
-            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": emulator.url,
-            "STAGE": "test",
-            "MODELS_FILE": str(models_file),
-            "INVOCATIONS_TABLE": "tunegate-test-invocations",
-            "API_KEY_HASHES": hashlib.sha256(API_KEY.encode()).hexdigest(),
-            "FEEDBACK_TOKEN_SECRET": "test-feedback-secret",
-            "MODEL_READ_TIMEOUT_SECONDS": "1",
-            "MODEL_MAX_ATTEMPTS": "3",
-            "TEST_OPENAI_KEY": "sk-test",
-        }
-    )
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        os.environ.pop(key, None)
-    from chalicelib import aws
-    from chalicelib.bootstrap import bootstrap_resources
-    from chalicelib.settings import get_settings
+    registry = test_registry("{emulator}", REFERENCE_MODEL_ARN)
+    extra = {
+        "MODEL_READ_TIMEOUT_SECONDS": "1",
+        "MODEL_MAX_ATTEMPTS": "3",
+        "TEST_OPENAI_KEY": "sk-test",
+    }
+    stack = start_local_stack(registry, api_key=API_KEY, extra_env=extra)
+    yield stack
+    stack.stop()
 
-    get_settings.cache_clear()
-    aws.reset_clients()
-    list(bootstrap_resources())
+
+@pytest.fixture(scope="session")
+def emulator(local_stack: Any) -> Any:
+    return local_stack.emulator
+
+
+@pytest.fixture(scope="session")
+def stack(local_stack: Any) -> Any:
+    """The app, imported once the environment points at the local stack."""
     import app as app_module
 
     return app_module

@@ -1,0 +1,145 @@
+"""Gateway overhead: the same requests against the emulator (zero model latency), sent
+(a) straight through boto3 and (b) through the app in-process (chalice.test -> app -> boto3,
+plus the invocation record written to DynamoDB on the moto server).
+
+Run: .venv/bin/python bench/bench_gateway.py [--requests 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from devstack import start_local_stack  # noqa: E402
+
+ECHO_ARN = "arn:aws:bedrock:us-east-1:000000000000:provisioned-model/echo-bench"
+REGISTRY = {
+    "deployments": [
+        {
+            "name": "bench",
+            "provider": "bedrock",
+            "model_id": ECHO_ARN,
+            "request_format": "converse",
+            "prompt": {"system": "Classify.", "separator": "\n\n###\n\n"},
+            "inference": {"max_tokens": 5},
+            "output": {"type": "label", "labels": ["positive", "negative"]},
+        }
+    ]
+}
+KEY = "bench-api-key"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def timed(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args()
+    out = sys.stdout
+    # The app's JSON logs and EMF metrics go to stdout as in Lambda; keep them off the table.
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+    stack = start_local_stack(REGISTRY, api_key=KEY, train_file=None)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    import uuid
+
+    import boto3
+    from chalice.test import Client
+
+    import app as app_module
+    from chalicelib import aws
+    from chalicelib.formats import converse
+    from chalicelib.invocation_store import MemoryInvocationStore
+    from chalicelib.prompting import render_prompt, resolve_params
+    from chalicelib.registry import load_registry
+
+    deployment = load_registry(stack.models_file).get("bench")
+    prompt = render_prompt(deployment.prompt, input_text="positive")
+    request = converse.build_request(prompt, resolve_params(deployment.inference))
+    direct_client = boto3.client("bedrock-runtime", config=aws._model_config())
+    dynamodb = boto3.client("dynamodb")
+
+    def direct() -> None:
+        direct_client.converse(modelId=ECHO_ARN, **request)
+
+    def bare_put() -> None:
+        dynamodb.put_item(
+            TableName="tunegate-test-invocations",
+            Item={"invocation_id": {"S": str(uuid.uuid4())}, "model": {"S": "bench"}},
+            ConditionExpression="attribute_not_exists(invocation_id)",
+        )
+
+    body = json.dumps({"input": "positive"}).encode()
+    headers = {"x-api-key": KEY, "content-type": "application/json"}
+    runtime = app_module.runtime
+    dynamo_context = runtime.invocation_context
+    memory_context = replace(dynamo_context, store=MemoryInvocationStore())
+    with Client(app_module.app, stage_name="bench", project_dir=str(ROOT)) as client:
+
+        def through_app() -> None:
+            response = client.http.post("/v1/models/bench/invoke", headers=headers, body=body)
+            assert response.status_code == 200, response.body
+
+        def through_app_memory() -> None:
+            runtime.__dict__["invocation_context"] = memory_context
+            try:
+                through_app()
+            finally:
+                runtime.__dict__["invocation_context"] = dynamo_context
+
+        paths = {
+            "(a) boto3 -> emulator": direct,
+            "(b) app in-process -> emulator": through_app,
+            "(c) as (b), record kept in memory": through_app_memory,
+            "(d) bare DynamoDB put (moto)": bare_put,
+        }
+        samples: dict[str, list[float]] = {name: [] for name in paths}
+        for fn in paths.values():  # warm every path (connections, caches)
+            timed(fn, 50)
+        # Interleave in blocks so drift on the machine hits every path alike.
+        for _ in range(max(1, args.requests // 100)):
+            for name, fn in paths.items():
+                samples[name] += timed(fn, 100)
+    stack.stop()
+    sys.stdout = out
+    n = len(samples["(a) boto3 -> emulator"])
+    print(f"gateway overhead, {n} requests per path, emulator latency 0 ms")
+    print(f"{'path':36} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
+    for name, values in samples.items():
+        print(
+            f"{name:36} {percentile(values, 50):8.3f} {percentile(values, 99):8.3f} "
+            f"{statistics.fmean(values):8.3f}"
+        )
+    p50 = {name[:3]: percentile(values, 50) for name, values in samples.items()}
+    print(
+        f"p50 overhead (b - a): {p50['(b)'] - p50['(a)']:.3f} ms, ratio b/a {p50['(b)'] / p50['(a)']:.2f}"
+    )
+    print(
+        f"p50 overhead (c - a): {p50['(c)'] - p50['(a)']:.3f} ms, ratio c/a {p50['(c)'] / p50['(a)']:.2f}"
+        "  (our code without the DynamoDB round trip)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""The local stack as a library, for tests and benchmarks: moto server + Bedrock emulator on
+127.0.0.1, the environment pointed at them, the stage's resources bootstrapped."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN_FILE = Path(
+    os.environ.get(
+        "TUNEGATE_TRAIN_FILE", ROOT / "examples" / "drugreview" / "openai" / "train.jsonl"
+    )
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LocalStack:
+    moto_url: str
+    emulator: Any
+    moto: Any
+    models_file: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        self.emulator.stop()
+        self.moto.stop()
+
+
+def start_local_stack(
+    registry: dict[str, Any] | None = None,
+    *,
+    api_key: str = "bench-api-key",
+    extra_env: dict[str, str] | None = None,
+    train_file: Path | None = TRAIN_FILE,
+) -> LocalStack:
+    """Start moto + emulator, export the environment the app reads, and bootstrap resources.
+
+    `registry` may be a callable-free dict or None for the shipped local registry; the string
+    `{emulator}` inside it is replaced by the emulator's URL (for OpenAI-compatible entries).
+    """
+    from moto.server import ThreadedMotoServer
+
+    from emulator import start_emulator
+
+    moto_port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto.start()
+    emu = start_emulator(host="127.0.0.1", port=0, train_file=train_file)
+    if registry is None:
+        registry = json.loads((ROOT / "models" / "local.json").read_text())
+    text = json.dumps(registry).replace("{emulator}", emu.url)
+    models_file = Path(tempfile.mkdtemp(prefix="tunegate-")) / "models.json"
+    models_file.write_text(text)
+    moto_url = f"http://127.0.0.1:{moto_port}"
+    env = {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": emu.url,
+        "STAGE": "test",
+        "MODELS_FILE": str(models_file),
+        "INVOCATIONS_TABLE": "tunegate-test-invocations",
+        "API_KEY_HASHES": hashlib.sha256(api_key.encode()).hexdigest(),
+        "FEEDBACK_TOKEN_SECRET": "test-feedback-secret",
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as in every stage's config
+        **(extra_env or {}),
+    }
+    os.environ.update(env)
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(key, None)
+    from chalicelib import aws
+    from chalicelib.bootstrap import bootstrap_resources
+    from chalicelib.settings import get_settings
+
+    get_settings.cache_clear()
+    aws.reset_clients()
+    list(bootstrap_resources())
+    return LocalStack(moto_url, emu, moto, models_file, env)
