@@ -132,13 +132,10 @@ def main() -> None:
             f"{statistics.fmean(values):8.3f}"
         )
     p50 = {name[:3]: percentile(values, 50) for name, values in samples.items()}
-    print(
-        f"p50 overhead (b - a): {p50['(b)'] - p50['(a)']:.3f} ms, ratio b/a {p50['(b)'] / p50['(a)']:.2f}"
-    )
-    print(
-        f"p50 overhead (c - a): {p50['(c)'] - p50['(a)']:.3f} ms, ratio c/a {p50['(c)'] / p50['(a)']:.2f}"
-        "  (our code without the DynamoDB round trip)"
-    )
+    a = p50["(a)"]
+    for path, note in (("(b)", ""), ("(c)", "  (our code without the DynamoDB round trip)")):
+        overhead, ratio = p50[path] - a, p50[path] / a
+        print(f"p50 overhead {path} - (a): {overhead:.3f} ms, ratio {ratio:.2f}{note}")
 
 
 if __name__ == "__main__":
