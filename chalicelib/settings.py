@@ -70,7 +70,10 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:
-        problems = "; ".join(f"{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors())
+        problems = "; ".join(
+            f"{str(err['loc'][0]).upper() if err['loc'] else 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
         raise ConfigurationError(f"bad configuration: {problems}") from exc
 
 

@@ -23,7 +23,9 @@ from chalicelib.settings import stage_environment  # noqa: E402
 
 DEV_API_KEY = "tg-local-dev-key"  # its SHA-256 is the local stage's API_KEY_HASHES
 TRAIN_FILE = Path(
-    os.environ.get("TUNEGATE_TRAIN_FILE", ROOT / "examples" / "drugreview" / "openai" / "train.jsonl")
+    os.environ.get(
+        "TUNEGATE_TRAIN_FILE", ROOT / "examples" / "drugreview" / "openai" / "train.jsonl"
+    )
 )
 
 
@@ -53,34 +55,61 @@ def main() -> int:
     python = sys.executable
 
     def start(*args: str) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(args, cwd=ROOT, env=env)
+        # Own process group each, so the whole tree of a child is stopped together.
+        process = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True)
         children.append(process)
         return process
 
     try:
-        moto = start(python, "-m", "moto.server", "-H", aws.hostname or "127.0.0.1",
-                     "-p", str(aws.port))
+        moto = start(
+            python, "-m", "moto.server", "-H", aws.hostname or "127.0.0.1", "-p", str(aws.port)
+        )
         wait_for(f"{env['AWS_ENDPOINT_URL']}/moto-api/", moto)
-        emulator = start(python, "-m", "emulator", "--host", bedrock.hostname or "127.0.0.1",
-                         "--port", str(bedrock.port), "--train-file", str(TRAIN_FILE))
+        emulator = start(
+            python,
+            "-m",
+            "emulator",
+            "--host",
+            bedrock.hostname or "127.0.0.1",
+            "--port",
+            str(bedrock.port),
+            "--train-file",
+            str(TRAIN_FILE),
+        )
         wait_for(f"{env['AWS_ENDPOINT_URL_BEDROCK_RUNTIME']}/_emulator/health", emulator)
-        subprocess.run([python, "-m", "chalicelib.cli", "--stage", stage, "bootstrap"],
-                       cwd=ROOT, env=env, check=True)
+        subprocess.run(
+            [python, "-m", "chalicelib.cli", "--stage", stage, "bootstrap"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
         chalice = str(Path(python).parent / "chalice")
-        api = start(chalice, "local", "--stage", stage,
-                    "--host", "127.0.0.1", "--port", port)
+        api = start(
+            chalice,
+            "local",
+            "--no-autoreload",
+            "--stage",
+            stage,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            port,
+        )
         url = f"http://127.0.0.1:{port}"
         wait_for(f"{url}/health", api)
-        print(f"""
+        print(
+            f"""
 Tunegate local stack is up.
   API:      {url}
   API key:  {DEV_API_KEY}
-  Bedrock:  {env['AWS_ENDPOINT_URL_BEDROCK_RUNTIME']} (emulator, reference model)
-  AWS:      {env['AWS_ENDPOINT_URL']} (moto: DynamoDB, S3, SQS)
+  Bedrock:  {env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"]} (emulator, reference model)
+  AWS:      {env["AWS_ENDPOINT_URL"]} (moto: DynamoDB, S3, SQS)
 Try:
   curl -s {url}/v1/models/drug-review-sentiment/invoke -H 'x-api-key: {DEV_API_KEY}' \\
        -H 'content-type: application/json' -d '{{"input": "This drug changed my life."}}'
-Ctrl-C stops everything.""", flush=True)
+Ctrl-C stops everything.""",
+            flush=True,
+        )
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         print("a local service exited; stopping the stack", file=sys.stderr)
@@ -89,14 +118,26 @@ Ctrl-C stops everything.""", flush=True)
         return 0
     finally:
         for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
+            _signal_group(child, signal.SIGINT)
         for child in children:
             try:
                 child.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                child.kill()
+                _signal_group(child, signal.SIGKILL)
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     sys.exit(main())
