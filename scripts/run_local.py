@@ -6,6 +6,7 @@ bootstrap of the stage's resources, then the API under `chalice local`. Ctrl-C s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -127,10 +128,8 @@ Ctrl-C stops everything.""",
 
 
 def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signum)
-    except ProcessLookupError:
-        pass
 
 
 def _interrupt(signum: int, frame: object) -> None:
