@@ -98,6 +98,12 @@ def test_stop_sequences_and_lower_max_tokens(client: Any, model: str) -> None:
     assert len(json.loads(response.body)["output"].split()) <= 2
 
 
+def test_whitespace_stop_is_honoured_by_anthropic_deployments(client: Any) -> None:
+    response = invoke(client, "echo-anthropic", {"input": "a\nb", "parameters": {"stop": ["\n"]}})
+    assert response.status_code == 200, response.body
+    assert json.loads(response.body)["output"] == "Review: a"
+
+
 def test_messages_and_system_override(client: Any) -> None:
     body = {
         "messages": [

@@ -88,14 +88,21 @@ def test_anthropic_request_uses_messages_body() -> None:
     request = anthropic.build_request(MULTI, PARAMS)
     assert request["anthropic_version"] == "bedrock-2023-05-31"
     assert request["system"] == "Be brief."
-    assert request["max_tokens"] == 7 and request["stop_sequences"] == ["\n", "END"]
+    assert request["max_tokens"] == 7 and request["stop_sequences"] == ["END"]
     assert [m["role"] for m in request["messages"]] == ["user", "assistant", "user"]
+
+
+def test_anthropic_sends_only_stops_it_accepts() -> None:
+    params = InferenceParams(max_tokens=7, temperature=0.2, top_p=0.9, stop=("\n", " ", "END"))
+    assert anthropic.build_request(MULTI, params)["stop_sequences"] == ["END"]
+    only_whitespace = InferenceParams(max_tokens=7, temperature=0.2, top_p=0.9, stop=("\n",))
+    assert "stop_sequences" not in anthropic.build_request(MULTI, only_whitespace)
 
 
 def test_llama3_chat_template() -> None:
     request = llama3.build_request(MULTI, PARAMS)
     assert request["max_gen_len"] == 7
-    assert "stop" not in request and not llama3.native_stop
+    assert "stop" not in request
     assert request["prompt"] == (
         "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
         "<|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>"

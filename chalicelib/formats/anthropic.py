@@ -18,7 +18,6 @@ from chalicelib.formats.base import (
 
 name = "anthropic"
 api: Api = "invoke"
-native_stop = True
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
 
 
@@ -32,8 +31,10 @@ def build_request(prompt: Prompt, params: InferenceParams) -> dict[str, Any]:
     }
     if prompt.system:
         request["system"] = prompt.system
-    if params.stop:
-        request["stop_sequences"] = list(params.stop)
+    # Anthropic rejects whitespace-only stop sequences; those are applied to the text instead.
+    native = [stop for stop in params.stop if stop.strip()]
+    if native:
+        request["stop_sequences"] = native
     return request
 
 

@@ -47,8 +47,6 @@ class PromptFormat(Protocol):
 
     name: str
     api: Api
-    #: False when the family has no stop parameter, so stops are applied to the text after.
-    native_stop: bool
 
     def build_request(self, prompt: Prompt, params: InferenceParams) -> dict[str, Any]: ...
 
@@ -98,7 +96,8 @@ def optional_str(body: Any, *path: str | int) -> str | None:
 
 
 def truncate_at_stop(text: str, stop: tuple[str, ...]) -> str:
-    """Cut the text at the earliest stop sequence, for families without a stop parameter."""
+    """Cut the text at the earliest stop sequence: families without a stop parameter (Llama) or
+    with restrictions on it (Anthropic: no whitespace-only stops) still honour every stop."""
     cut = len(text)
     for sequence in stop:
         position = text.find(sequence)

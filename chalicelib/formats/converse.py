@@ -18,7 +18,6 @@ from chalicelib.formats.base import (
 
 name = "converse"
 api: Api = "converse"
-native_stop = True
 
 
 def build_request(prompt: Prompt, params: InferenceParams) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from chalicelib.formats.base import (
 
 name = "llama3"
 api: Api = "invoke"
-native_stop = False  # the Llama body has no stop parameter; stops are applied to the text
 
 BEGIN = "<|begin_of_text|>"
 END_OF_TURN = "<|eot_id|>"

@@ -16,7 +16,6 @@ from chalicelib.formats.base import (
 
 name = "chat"
 api: Api = "openai_chat"
-native_stop = True
 
 
 def build_request(prompt: Prompt, params: InferenceParams) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from chalicelib.formats.base import (
 
 name = "completions"
 api: Api = "openai_completions"
-native_stop = True
 
 
 def build_request(prompt: Prompt, params: InferenceParams) -> dict[str, Any]:

@@ -17,6 +17,6 @@ def complete(deployment: Deployment, prompt: Prompt, params: InferenceParams) ->
     else:
         body = openai_compat.call(deployment, fmt.api, request)
     completion = fmt.read_response(body)
-    if params.stop and not fmt.native_stop:
+    if params.stop:
         completion = replace(completion, text=truncate_at_stop(completion.text, params.stop))
     return completion
