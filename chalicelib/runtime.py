@@ -34,6 +34,18 @@ class Runtime:
         )
 
 
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    """The process's runtime, built on first use (app.py calls it at import, so a bad
+    configuration stops the app at start)."""
+    global _runtime
+    if _runtime is None:
+        _runtime = build_runtime()
+    return _runtime
+
+
 def build_runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or get_settings()
     return Runtime(

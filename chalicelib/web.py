@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chalice.app import Request, Response
+from chalice.app import Blueprint, Chalice, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.errors import InvalidRequest, PayloadTooLarge, TunegateError, UnsupportedMediaType
+from chalicelib.observability import logger
+from chalicelib.runtime import get_runtime
+from chalicelib.secrets import require_api_key
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -23,6 +28,39 @@ _CHALICE_CODES = {
     415: "unsupported_media_type",
     500: "internal_error",
 }
+
+
+def api_route(
+    owner: Chalice | Blueprint, path: str, *, public: bool = False, **options: Any
+) -> Callable[[Callable[..., Any]], Any]:
+    """`route` plus the API-key check and the one translation of domain errors to responses.
+
+    Works for the app and for blueprints, so every route family shares the same edge."""
+
+    def decorate(view: Callable[..., Any]) -> Any:
+        @functools.wraps(view)
+        def handler(**kwargs: Any) -> Any:
+            try:
+                if not public:
+                    request = owner.current_request
+                    key = request.headers.get("x-api-key") if request else None
+                    require_api_key(key, get_runtime().settings)
+                return view(**kwargs)
+            except TunegateError as exc:
+                if exc.status >= 500:
+                    logger.warning("request failed", extra={"error_code": exc.code})
+                return error_response(exc)
+
+        return owner.route(path, **options)(handler)
+
+    return decorate
+
+
+def current_request(owner: Chalice | Blueprint) -> Request:
+    request = owner.current_request
+    if request is None:  # only outside a request, never inside a route
+        raise RuntimeError("no current request")
+    return request
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
