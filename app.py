@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
 
 from chalice import Chalice, Response
 from chalice.app import Request
 
 from chalicelib import __version__
 from chalicelib.api_models import InvokeRequest, ModelSummary
+from chalicelib.errors import TunegateError
+from chalicelib.feedback import (
+    ExportQuery,
+    FeedbackRequest,
+    export_training_data,
+    parse_time,
+    submit_feedback,
+    summarize,
+)
 from chalicelib.invocations import invoke
 from chalicelib.observability import logger, metrics
 from chalicelib.runtime import get_runtime
 from chalicelib.web import (
     api_route,
+    cors_headers,
     current_request,
     envelope_for_chalice_error,
+    error_response,
     json_response,
     parse_body,
+    parse_query,
 )
+from chalicelib.widget import widget_script
 
 app = Chalice(app_name="tunegate")
 runtime = get_runtime()  # a bad registry or configuration stops the app here, at start
@@ -58,3 +73,53 @@ def invoke_model(name: str) -> Response:
     request = parse_body(current_request(app), InvokeRequest, runtime.settings.max_body_bytes)
     result = invoke(deployment, request, runtime.invocation_context)
     return json_response(result.model_dump(mode="json"))
+
+
+@api_route(app, "/v1/feedback", public=True, methods=["POST"], content_types=["application/json"])
+def post_feedback() -> Response:
+    request = current_request(app)
+    cors = cors_headers(request, runtime.settings.cors_allow_origins)
+    try:
+        body = parse_body(request, FeedbackRequest, runtime.settings.max_body_bytes)
+        result = submit_feedback(body, runtime.feedback, runtime.token_secret, datetime.now(UTC))
+    except TunegateError as exc:
+        return error_response(exc, cors)
+    record = {k: v for k, v in asdict(result.record).items() if v is not None}
+    return json_response(record, 201 if result.created else 200, cors)
+
+
+@api_route(app, "/v1/feedback", public=True, methods=["OPTIONS"])
+def feedback_preflight() -> Response:
+    cors = cors_headers(current_request(app), runtime.settings.cors_allow_origins)
+    return Response(body="", status_code=204 if cors else 403, headers=cors)
+
+
+@api_route(app, "/v1/models/{name}/feedback/summary")
+def feedback_summary(name: str) -> Response:
+    deployment = runtime.registry.get(name)
+    query = current_request(app).query_params or {}
+    start, end = parse_time(query.get("from"), "from"), parse_time(query.get("to"), "to")
+    return json_response(summarize(runtime.feedback, deployment.name, start, end))
+
+
+@api_route(app, "/v1/feedback/export")
+def feedback_export() -> Response:
+    query = parse_query(current_request(app), ExportQuery)
+    deployment = runtime.registry.get(query.model)
+    lines = export_training_data(
+        runtime.feedback, runtime.invocations, deployment.name, query.min_rating, query.format
+    )
+    return Response(
+        body="".join(lines),
+        status_code=200,
+        headers={"Content-Type": "application/x-ndjson"},
+    )
+
+
+@api_route(app, "/widget/feedback.js", public=True)
+def feedback_widget() -> Response:
+    return Response(
+        body=widget_script(),
+        status_code=200,
+        headers={"Content-Type": "application/javascript", "Cache-Control": "max-age=300"},
+    )

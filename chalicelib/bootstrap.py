@@ -1,27 +1,58 @@
 """Create the stage's tables, queues and buckets on whatever endpoints boto3 is configured with.
 
-Idempotent: existing resources are left alone. Used by `make run`, the tests and new stages.
+Idempotent: existing resources are left alone. Used by `make run`, the tests and new stages;
+deployed stages get the same resources from `infra/resources.json`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
+from chalicelib.feedback_store import MODEL_INDEX
 from chalicelib.settings import get_settings
 
 
-def _ensure_table(name: str, key: str, ttl_attribute: str | None) -> str:
+def _key_schema(keys: Sequence[str]) -> list[dict[str, str]]:
+    return [
+        {"AttributeName": key, "KeyType": "HASH" if i == 0 else "RANGE"}
+        for i, key in enumerate(keys)
+    ]
+
+
+def ensure_table(
+    name: str,
+    keys: Sequence[str],
+    *,
+    ttl_attribute: str | None = None,
+    indexes: dict[str, Sequence[str]] | None = None,
+) -> str:
+    """A PAY_PER_REQUEST table with string keys (hash, optional range) and optional GSIs."""
     dynamodb = aws.client("dynamodb")
+    indexes = indexes or {}
+    attributes = dict.fromkeys([*keys, *(k for ks in indexes.values() for k in ks)], "S")
+    request: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": [
+            {"AttributeName": a, "AttributeType": t} for a, t in attributes.items()
+        ],
+        "KeySchema": _key_schema(keys),
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if indexes:
+        request["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index,
+                "KeySchema": _key_schema(ks),
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, ks in indexes.items()
+        ]
     try:
-        dynamodb.create_table(
-            TableName=name,
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        dynamodb.create_table(**request)
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ResourceInUseException":
             raise
@@ -37,4 +68,9 @@ def _ensure_table(name: str, key: str, ttl_attribute: str | None) -> str:
 
 def bootstrap_resources() -> Iterator[str]:
     settings = get_settings()
-    yield _ensure_table(settings.invocations_table, "invocation_id", "expires_at")
+    yield ensure_table(settings.invocations_table, ["invocation_id"], ttl_attribute="expires_at")
+    yield ensure_table(
+        settings.feedback_table,
+        ["invocation_id"],
+        indexes={MODEL_INDEX: ["model", "updated_at"]},
+    )

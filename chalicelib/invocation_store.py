@@ -41,6 +41,8 @@ class InvocationStore(Protocol):
 
     def get(self, invocation_id: str) -> InvocationRecord: ...
 
+    def get_many(self, invocation_ids: list[str]) -> dict[str, InvocationRecord]: ...
+
 
 class MemoryInvocationStore:
     def __init__(self) -> None:
@@ -58,6 +60,9 @@ class MemoryInvocationStore:
             return self._items[invocation_id]
         except KeyError:
             raise NotFound(f"No invocation {invocation_id!r}.") from None
+
+    def get_many(self, invocation_ids: list[str]) -> dict[str, InvocationRecord]:
+        return {i: self._items[i] for i in invocation_ids if i in self._items}
 
 
 class DynamoInvocationStore:
@@ -92,3 +97,23 @@ class DynamoInvocationStore:
         if "Item" not in response:
             raise NotFound(f"No invocation {invocation_id!r}.")
         return InvocationRecord(**from_item(response["Item"]))
+
+    def get_many(self, invocation_ids: list[str]) -> dict[str, InvocationRecord]:
+        """Records by id (missing ones absent), in batches of 100 with unprocessed keys retried."""
+        found: dict[str, InvocationRecord] = {}
+        unique = list(dict.fromkeys(invocation_ids))
+        for start in range(0, len(unique), 100):
+            keys = [{"invocation_id": {"S": i}} for i in unique[start : start + 100]]
+            request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+            try:
+                while request:
+                    response = aws.client("dynamodb").batch_get_item(RequestItems=request)
+                    for item in response.get("Responses", {}).get(self.table_name, []):
+                        record = InvocationRecord(**from_item(item))
+                        found[record.invocation_id] = record
+                    request = response.get("UnprocessedKeys") or {}
+            except (ClientError, BotoCoreError) as exc:
+                raise ServiceUnavailable(
+                    "Invocations cannot be read right now.", retry_after=5
+                ) from exc
+        return found

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from chalicelib.feedback_store import DynamoFeedbackStore
 from chalicelib.invocation_store import DynamoInvocationStore, InvocationStore
 from chalicelib.invocations import InvocationContext
 from chalicelib.registry import Registry, load_registry
@@ -21,12 +22,17 @@ class Runtime:
     settings: Settings
     registry: Registry
     invocations: InvocationStore
+    feedback: DynamoFeedbackStore
+
+    @cached_property
+    def token_secret(self) -> bytes:
+        return feedback_token_secret(self.settings)
 
     @cached_property
     def invocation_context(self) -> InvocationContext:
         return InvocationContext(
             store=self.invocations,
-            token_secret=feedback_token_secret(self.settings),
+            token_secret=self.token_secret,
             token_ttl_seconds=self.settings.feedback_token_ttl_seconds,
             max_input_chars=self.settings.max_input_chars,
             record_ttl_days=self.settings.invocation_ttl_days,
@@ -52,4 +58,5 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         settings=settings,
         registry=load_registry(settings.models_file),
         invocations=DynamoInvocationStore(settings.invocations_table),
+        feedback=DynamoFeedbackStore(settings.feedback_table),
     )

@@ -23,6 +23,9 @@ class Settings(BaseModel):
     feedback_token_secret_arn: str | None = None
     feedback_token_ttl_seconds: int = Field(default=604800, ge=60)
     invocations_table: str = "tunegate-local-invocations"
+    feedback_table: str = "tunegate-local-feedback"
+    #: Origins allowed to post feedback from a browser (comma-separated; "*" for any).
+    cors_allow_origins: frozenset[str] = frozenset()
     max_body_bytes: int = Field(default=262144, ge=1024)
     max_input_chars: int = Field(default=100000, ge=1)
     invocation_ttl_days: int = Field(default=90, ge=1)
@@ -31,6 +34,13 @@ class Settings(BaseModel):
     model_connect_timeout_seconds: float = Field(default=2.0, gt=0)
     model_read_timeout_seconds: float = Field(default=6.0, gt=0)
     model_max_attempts: int = Field(default=3, ge=1, le=5)
+
+    @field_validator("cors_allow_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip().rstrip("/") for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("api_key_hashes", mode="before")
     @classmethod

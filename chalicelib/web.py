@@ -63,12 +63,36 @@ def current_request(owner: Chalice | Blueprint) -> Request:
     return request
 
 
+def cors_headers(request: Request, allowed: frozenset[str]) -> dict[str, str]:
+    """CORS for browser widgets: echo the Origin only when it is configured."""
+    origin = (request.headers.get("origin") or "").rstrip("/")
+    if not origin or not ({"*", origin} & allowed):
+        return {}
+    return {
+        "Access-Control-Allow-Origin": "*" if "*" in allowed else origin,
+        "Access-Control-Allow-Methods": "POST, OPTIONS",
+        "Access-Control-Allow-Headers": "Content-Type",
+        "Access-Control-Max-Age": "600",
+        "Vary": "Origin",
+    }
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(body=body, status_code=status, headers={**JSON_HEADERS, **(headers or {})})
 
 
-def error_response(error: TunegateError) -> Response:
-    return json_response(error.body(), error.status, error.headers())
+def error_response(error: TunegateError, headers: dict[str, str] | None = None) -> Response:
+    return json_response(error.body(), error.status, {**error.headers(), **(headers or {})})
+
+
+def parse_query(request: Request, model: type[ModelT]) -> ModelT:
+    """Validate query parameters (strings, so coerced: the model must not be strict)."""
+    try:
+        return model.model_validate(dict(request.query_params or {}))
+    except ValidationError as exc:
+        raise InvalidRequest(
+            "The query parameters are not valid.", details=validation_details(exc)
+        ) from None
 
 
 def parse_body(request: Request, model: type[ModelT], max_bytes: int) -> ModelT:

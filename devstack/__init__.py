@@ -74,6 +74,7 @@ def start_local_stack(
         "STAGE": "test",
         "MODELS_FILE": str(models_file),
         "INVOCATIONS_TABLE": "tunegate-test-invocations",
+        "FEEDBACK_TABLE": "tunegate-test-feedback",
         "API_KEY_HASHES": hashlib.sha256(api_key.encode()).hexdigest(),
         "FEEDBACK_TOKEN_SECRET": "test-feedback-secret",
         "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as in every stage's config

@@ -75,6 +75,16 @@ def test_registry(emulator_url: str, reference_arn: str) -> dict[str, Any]:
             "output": LABELS,
         },
         {
+            "name": "legacy-stored",
+            "provider": "bedrock",
+            "model_id": reference_arn,
+            "request_format": "titan",
+            "prompt": {"separator": separator},
+            "inference": {"max_tokens": 5, "temperature": 0, "stop": ["\n"]},
+            "output": LABELS,
+            "store_inputs": True,
+        },
+        {
             "name": "echo-number",
             "provider": "bedrock",
             "model_id": ECHO_ARN.format("number"),
@@ -96,6 +106,7 @@ def local_stack() -> Iterator[Any]:
         "MODEL_READ_TIMEOUT_SECONDS": "1",
         "MODEL_MAX_ATTEMPTS": "3",
         "TEST_OPENAI_KEY": "sk-test",
+        "CORS_ALLOW_ORIGINS": "http://widget.test, http://127.0.0.1:8765",
     }
     stack = start_local_stack(registry, api_key=API_KEY, extra_env=extra)
     yield stack
