@@ -1,20 +1,21 @@
 """Feedback records in DynamoDB: one item per invocation, whatever the concurrency.
 
-Every post is a single `UpdateItem` that sets the new fields, removes the ones the post leaves
-out (a later post replaces the earlier one) and bumps `revision`; `ReturnValues=UPDATED_OLD`
-tells whether an item existed, so exactly one post per invocation is ever answered "created".
+A post is first a conditional `PutItem` (only if no item exists): exactly one post per
+invocation can win it and be answered "created", and it is the common case's only round trip.
+A later post finds the item and replaces it with one `UpdateItem` that sets the new fields,
+removes the ones it leaves out and bumps `revision`, keeping `created_at`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
-from chalicelib.dynamo_codec import from_item, to_attribute
+from chalicelib.dynamo_codec import from_item, to_attribute, to_item
 from chalicelib.errors import ServiceUnavailable
 
 MODEL_INDEX = "model-updated_at-index"
@@ -46,6 +47,23 @@ class DynamoFeedbackStore:
 
     def upsert(self, record: FeedbackRecord) -> bool:
         """Store `record` as the invocation's only feedback; True when it is the first."""
+        first = replace(record, revision=1, created_at=record.updated_at)
+        try:
+            aws.client("dynamodb").put_item(
+                TableName=self.table_name,
+                Item=to_item(asdict(first)),
+                ConditionExpression="attribute_not_exists(invocation_id)",
+            )
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise _unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+        self._replace(record)
+        return False
+
+    def _replace(self, record: FeedbackRecord) -> None:
         values = asdict(record)
         present = [f for f in _REPLACEABLE if values[f] is not None]
         absent = [f for f in _REPLACEABLE if values[f] is None]
@@ -67,17 +85,15 @@ class DynamoFeedbackStore:
             **{f":{f}": to_attribute(values[f]) for f in present},
         }
         try:
-            response = aws.client("dynamodb").update_item(
+            aws.client("dynamodb").update_item(
                 TableName=self.table_name,
                 Key={"invocation_id": {"S": record.invocation_id}},
                 UpdateExpression=expression,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=attribute_values,
-                ReturnValues="UPDATED_OLD",
             )
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable(exc) from exc
-        return "revision" not in response.get("Attributes", {})
 
     def for_model(
         self, model: str, start: str | None = None, end: str | None = None
