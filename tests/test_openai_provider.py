@@ -15,6 +15,11 @@ PROMPT = Prompt(messages=(Message("user", "hello there\n\n###\n\n"),))
 PARAMS = InferenceParams(max_tokens=20, temperature=0.0, top_p=1.0)
 
 
+@pytest.fixture(autouse=True)
+def fresh_emulator(local_stack) -> None:
+    local_stack.emulator.reset()
+
+
 def deployment(emulator_url: str, **extra: object) -> Deployment:
     return Deployment.model_validate(
         {
