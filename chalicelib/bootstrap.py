@@ -6,6 +6,7 @@ deployed stages get the same resources from `infra/resources.json`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -66,6 +67,46 @@ def ensure_table(
     return f"table {name}: created"
 
 
+def ensure_queue(name: str, visibility_timeout: int, max_receive_count: int = 5) -> str:
+    """The queue and its dead-letter queue (`<name>-dlq`), with redrive after N receives."""
+    sqs = aws.client("sqs")
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
+    sqs.create_queue(
+        QueueName=name,
+        Attributes={"VisibilityTimeout": str(visibility_timeout), "RedrivePolicy": redrive},
+    )
+    return f"queue {name} (+ {name}-dlq): ready"
+
+
+def ensure_bucket(name: str) -> str:
+    s3 = aws.client("s3")
+    try:
+        s3.head_bucket(Bucket=name)
+        return f"bucket {name}: exists"
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("404", "NoSuchBucket"):
+            raise
+    s3.create_bucket(Bucket=name)
+    s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    return f"bucket {name}: created"
+
+
+#: The evaluation worker's Lambda timeout; SQS must hide a message at least this long.
+WORKER_TIMEOUT_SECONDS = 900
+
+
 def bootstrap_resources() -> Iterator[str]:
     settings = get_settings()
     yield ensure_table(settings.invocations_table, ["invocation_id"], ttl_attribute="expires_at")
@@ -74,3 +115,6 @@ def bootstrap_resources() -> Iterator[str]:
         ["invocation_id"],
         indexes={MODEL_INDEX: ["model", "updated_at"]},
     )
+    yield ensure_table(settings.evaluations_table, ["pk", "sk"], ttl_attribute="expires_at")
+    yield ensure_queue(settings.evaluation_queue, visibility_timeout=WORKER_TIMEOUT_SECONDS)
+    yield ensure_bucket(settings.results_bucket)

@@ -24,6 +24,10 @@ class Settings(BaseModel):
     feedback_token_ttl_seconds: int = Field(default=604800, ge=60)
     invocations_table: str = "tunegate-local-invocations"
     feedback_table: str = "tunegate-local-feedback"
+    evaluations_table: str = "tunegate-local-evaluations"
+    #: SQS queue name (not URL) of evaluation chunks; its dead-letter queue is `<name>-dlq`.
+    evaluation_queue: str = "tunegate-local-evaluation-chunks"
+    results_bucket: str = "tunegate-local-results"
     #: Origins allowed to post feedback from a browser (comma-separated; "*" for any).
     cors_allow_origins: frozenset[str] = frozenset()
     max_body_bytes: int = Field(default=262144, ge=1024)

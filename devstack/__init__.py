@@ -75,6 +75,9 @@ def start_local_stack(
         "MODELS_FILE": str(models_file),
         "INVOCATIONS_TABLE": "tunegate-test-invocations",
         "FEEDBACK_TABLE": "tunegate-test-feedback",
+        "EVALUATIONS_TABLE": "tunegate-test-evaluations",
+        "EVALUATION_QUEUE": "tunegate-test-evaluation-chunks",
+        "RESULTS_BUCKET": "tunegate-test-results",
         "API_KEY_HASHES": hashlib.sha256(api_key.encode()).hexdigest(),
         "FEEDBACK_TOKEN_SECRET": "test-feedback-secret",
         "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as in every stage's config

@@ -1,0 +1,42 @@
+"""`bootstrap` creates every resource the stage needs on the moto server, and is idempotent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import boto3
+
+from tests.conftest import ROOT
+
+
+def test_bootstrap_is_idempotent_and_complete(local_stack: Any) -> None:
+    env = {**os.environ}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-m", "chalicelib.cli", "--stage", "local", "bootstrap"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        for _ in range(2)
+    ]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    assert "exists" in runs[1].stdout and "created" not in runs[1].stdout
+    tables = boto3.client("dynamodb").list_tables()["TableNames"]
+    for name in ("invocations", "feedback", "evaluations"):
+        assert f"tunegate-test-{name}" in tables
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="tunegate-test-evaluation-chunks")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert int(attributes["VisibilityTimeout"]) >= 900
+    assert "tunegate-test-evaluation-chunks-dlq" in attributes["RedrivePolicy"]
+    s3 = boto3.client("s3")
+    block = s3.get_public_access_block(Bucket="tunegate-test-results")
+    assert all(block["PublicAccessBlockConfiguration"].values())
+    ttl = boto3.client("dynamodb").describe_time_to_live(TableName="tunegate-test-invocations")
+    assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
