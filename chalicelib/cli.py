@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from chalicelib.dataprep.commands import register as register_dataprep
+from chalicelib.evaluation.commands import register as register_evaluation
 from chalicelib.settings import apply_stage_environment
 
 
@@ -22,8 +23,34 @@ def build_parser() -> argparse.ArgumentParser:
         "bootstrap", help="create the stage's tables, queues and buckets (idempotent)"
     )
     bootstrap.set_defaults(handler=_bootstrap)
+    policy = subparsers.add_parser(
+        "policy", help="write .chalice/policy-<stage>.json from the stage's registry"
+    )
+    policy.add_argument("--account-id", required=True, help="12-digit AWS account id")
+    policy.add_argument("--region", required=True)
+    policy.add_argument("--out", help="file to write (default .chalice/policy-<stage>.json)")
+    policy.set_defaults(handler=_policy)
     register_dataprep(subparsers)
+    register_evaluation(subparsers)
     return parser
+
+
+def _policy(args: argparse.Namespace) -> int:
+    import json
+
+    from chalicelib.iam import stage_policy
+    from chalicelib.registry import load_registry
+    from chalicelib.settings import PROJECT_DIR, get_settings
+
+    settings = get_settings()
+    registry = load_registry(settings.models_file)
+    document = stage_policy(registry, settings, account_id=args.account_id, region=args.region)
+    out = args.out or PROJECT_DIR / ".chalice" / f"policy-{args.stage}.json"
+    with open(out, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2)
+        handle.write("\n")
+    print(f"wrote {out}")
+    return 0
 
 
 def _bootstrap(args: argparse.Namespace) -> int:
