@@ -30,9 +30,30 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("--region", required=True)
     policy.add_argument("--out", help="file to write (default .chalice/policy-<stage>.json)")
     policy.set_defaults(handler=_policy)
+    create_key = subparsers.add_parser(
+        "create-api-key",
+        help="make an API key, print it once, store only its hash (API_KEY_HASHES_PARAMETER)",
+    )
+    create_key.set_defaults(handler=_create_api_key)
     register_dataprep(subparsers)
     register_evaluation(subparsers)
     return parser
+
+
+def _create_api_key(args: argparse.Namespace) -> int:
+    from chalicelib.api_keys import create_api_key
+    from chalicelib.settings import get_settings
+
+    parameter = get_settings().api_key_hashes_parameter
+    key, digest, stored = create_api_key(parameter)
+    print(f"API key (shown once, not stored): {key}")
+    if stored is None:
+        print(
+            f"No API_KEY_HASHES_PARAMETER for stage {args.stage}: add to API_KEY_HASHES: {digest}"
+        )
+    else:
+        print(f"Its SHA-256 was added to {parameter} ({stored} key(s) now valid).")
+    return 0
 
 
 def _policy(args: argparse.Namespace) -> int:
