@@ -25,8 +25,17 @@ def run_once(kind: str, env: dict[str, str]) -> tuple[float, float]:
     """(ms inside the process from first line to response, ms of the whole process)."""
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-X", "frozen_modules=on", str(ROOT / "bench" / "coldstart_child.py"), kind],
-        env=env, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-X",
+            "frozen_modules=on",
+            str(ROOT / "bench" / "coldstart_child.py"),
+            kind,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     whole = (time.perf_counter() - started) * 1000
     return float(result.stdout.strip().splitlines()[-1]), whole

@@ -45,7 +45,9 @@ def bare() -> dict:
         runtime = clients.setdefault("bedrock", boto3.client("bedrock-runtime"))
         answer = runtime.converse(  # type: ignore[attr-defined]
             modelId=os.environ["BENCH_MODEL_ID"],
-            messages=[{"role": "user", "content": [{"text": app.current_request.json_body["input"]}]}],
+            messages=[
+                {"role": "user", "content": [{"text": app.current_request.json_body["input"]}]}
+            ],
             inferenceConfig={"maxTokens": 5},
         )
         return {"output": answer["output"]["message"]["content"][0]["text"]}
@@ -57,7 +59,9 @@ def tunegate() -> dict:
     from app import app
 
     resource = "/v1/models/{name}/invoke"
-    return app(event(resource, "/v1/models/bench/invoke", {"name": "bench"}, {"input": "positive"}), None)
+    return app(
+        event(resource, "/v1/models/bench/invoke", {"name": "bench"}, {"input": "positive"}), None
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,195 @@
+"""The prepare pipeline: read, clean, split by label, and write the three files plus a summary."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from chalicelib.dataprep import rules
+from chalicelib.dataprep.atomic import write_files
+from chalicelib.dataprep.dedupe import Collected, RowFilter, collect
+from chalicelib.dataprep.errors import DataError
+from chalicelib.dataprep.formats import LineEncoder
+from chalicelib.dataprep.readers import detect_kind, read_rows
+from chalicelib.dataprep.split import SPLITS, allocate
+from chalicelib.dataprep.tokens import METHOD, estimate_tokens
+from chalicelib.progress import Progress
+
+Format = Literal["openai", "bedrock"]
+_CONFLICT_EXAMPLES = 20
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    text_column: str
+    label_column: str
+    format: Format
+    out_dir: Path
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 42
+    separator: str = rules.DEFAULT_SEPARATOR
+    stop_suffix: str = ""
+    system: str | None = None
+
+
+def _bedrock_filter(system: str | None) -> RowFilter:
+    """Rows Bedrock would reject: reserved turn markers, or a record over the token limit."""
+    overhead = len(system or "")
+
+    def reject(text: str, label: str) -> str | None:
+        if any(marker in text or marker in label for marker in rules.BEDROCK_RESERVED):
+            return "reserved_marker"
+        if estimate_tokens(overhead + len(text) + len(label)) > rules.BEDROCK_MAX_RECORD_TOKENS:
+            return "too_long"
+        return None
+
+    return reject
+
+
+def _check_options(options: PrepareOptions) -> None:
+    system = options.system or ""
+    if options.format == "bedrock" and any(m in system for m in rules.BEDROCK_RESERVED):
+        raise DataError("--system must not contain '\\nHuman:' or '\\nAssistant:'")
+    if options.format == "openai" and not options.separator:
+        raise DataError("--separator must not be empty: it tells the model where the prompt ends")
+    if not options.out_dir.exists():
+        options.out_dir.mkdir(parents=True)
+    if not options.out_dir.is_dir():
+        raise DataError(f"{options.out_dir}: not a directory")
+
+
+def split_rows(collected: Collected, ratios: Sequence[float], seed: int) -> list[list[int]]:
+    """Text indices per split: stratified by label, then shuffled, all from one seeded generator."""
+    by_label: list[list[int]] = [[] for _ in collected.label_names]
+    for index in collected.kept():
+        by_label[collected.labels[index]].append(index)
+    sizes = allocate([len(rows) for rows in by_label], ratios)
+    rng = random.Random(seed)
+    splits: list[list[int]] = [[] for _ in SPLITS]
+    for rows, counts in zip(by_label, sizes, strict=True):
+        rng.shuffle(rows)
+        start = 0
+        for split, count in zip(splits, counts, strict=True):
+            split.extend(rows[start : start + count])
+            start += count
+    for split in splits:
+        rng.shuffle(split)
+    return splits
+
+
+def _summary(
+    input_path: Path,
+    options: PrepareOptions,
+    collected: Collected,
+    splits: list[list[int]],
+    encoder: LineEncoder,
+) -> dict[str, Any]:
+    texts, labels, names = collected.texts, collected.labels, collected.label_names
+    per_split: dict[str, Any] = {}
+    for name, rows in zip(SPLITS, splits, strict=True):
+        counts = [0] * len(names)
+        for row in rows:
+            counts[labels[row]] += 1
+        tokens = encoder.total_tokens(texts, labels, rows)
+        per_split[name] = {
+            "records": len(rows),
+            "labels": {
+                names[i]: counts[i] for i in sorted(range(len(names)), key=names.__getitem__)
+            },
+            "tokens_estimated": tokens,
+        }
+    present = {label for part in per_split.values() for label, n in part["labels"].items() if n}
+    for part in per_split.values():
+        part["labels"] = {label: n for label, n in part["labels"].items() if label in present}
+    conflicts = sorted(collected.conflicts.items())
+    return {
+        "input": str(input_path),
+        "input_format": detect_kind(input_path),
+        "text_column": options.text_column,
+        "label_column": options.label_column,
+        "format": options.format,
+        "separator": options.separator if options.format == "openai" else None,
+        "stop_suffix": options.stop_suffix if options.format == "openai" else None,
+        "system": options.system if options.format == "bedrock" else None,
+        "seed": options.seed,
+        "split_ratios": dict(zip(SPLITS, options.ratios, strict=True)),
+        "rows_read": collected.rows_read,
+        "rows_dropped": dict(sorted(collected.dropped.items())),
+        "duplicates_removed": {
+            "exact": collected.exact_duplicates,
+            "normalised": collected.normalised_duplicates,
+            "normalisation": "case-folded, whitespace runs collapsed, ends trimmed",
+        },
+        "conflicting_labels": {
+            "texts": len(conflicts),
+            "rows_removed": collected.conflict_rows,
+            "examples": [
+                {"text": texts[i][:200], "labels": sorted(seen)}
+                for i, seen in conflicts[:_CONFLICT_EXAMPLES]
+            ],
+        },
+        "rows_written": sum(len(rows) for rows in splits),
+        "splits": per_split,
+        "token_estimate": {
+            "method": METHOD,
+            "total": sum(part["tokens_estimated"] for part in per_split.values()),
+        },
+        "warnings": _warnings(options, per_split),
+    }
+
+
+def _warnings(options: PrepareOptions, per_split: dict[str, Any]) -> list[str]:
+    if options.format != "bedrock":
+        return []
+    found = []
+    for split, role in (("train", "training"), ("validation", "validation")):
+        low, high = rules.BEDROCK_RECORD_LIMITS[role]
+        n = per_split[split]["records"]
+        if n and not low <= n <= high:
+            found.append(f"{split}: {n} records; Bedrock accepts {low}-{high} for {role} data")
+    return found
+
+
+def _json_text(value: Any) -> Iterator[str]:
+    yield json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def prepare(
+    input_path: Path, options: PrepareOptions, *, progress: bool | None = None
+) -> dict[str, Any]:
+    """Run the whole pipeline; returns the summary that was written to summary.json."""
+    _check_options(options)
+    row_filter = _bedrock_filter(options.system) if options.format == "bedrock" else None
+    size = input_path.stat().st_size if input_path.is_file() else None
+    with Progress(size, "reading", unit="B", force=progress) as bar:
+        rows = read_rows(input_path, options.text_column, options.label_column, bar)
+        collected = collect(rows, row_filter, str(input_path))
+        bar.advance((size or 0) - bar.done)
+    if not collected.kept():
+        raise DataError(
+            f"{input_path}: no usable rows left (all empty, duplicate or conflicting)"
+        )
+    splits = split_rows(collected, options.ratios, options.seed)
+    encoder = LineEncoder(
+        options.format,
+        collected.label_names,
+        separator=options.separator,
+        stop_suffix=options.stop_suffix,
+        system=options.system,
+    )
+    summary = _summary(input_path, options, collected, splits, encoder)
+    out = options.out_dir
+    write_files(
+        [
+            *(
+                (out / f"{name}.jsonl", encoder.lines(collected.texts, collected.labels, rows))
+                for name, rows in zip(SPLITS, splits, strict=True)
+            ),
+            (out / "summary.json", _json_text(summary)),
+        ]
+    )
+    return summary

@@ -1,0 +1,1 @@
+"""Evaluation of deployments on held-out sets: metric accumulators, datasets, runner, reports."""

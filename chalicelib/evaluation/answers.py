@@ -1,0 +1,62 @@
+"""What the runner produces per item: every deployment's answer, scored, in a JSON-able form."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from chalicelib.evaluation.datasets import Item
+from chalicelib.evaluation.metrics import Status
+from chalicelib.evaluation.scoring import Reference
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One deployment's answer to one item. `key`/`value` are the predicted class and number as
+    metrics count them; `reference` is the item's reference read for this deployment."""
+
+    model: str
+    status: Status
+    reference: Reference
+    output: str | None = None
+    prediction: str | float | None = None
+    key: str | None = None
+    value: float | None = None
+    error_code: str | None = None
+    latency_ms: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    attempts: int = 0
+    cached: bool = False
+
+    def to_record(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["reference"] = asdict(self.reference)
+        return record
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Answer:
+        fields = dict(record)
+        fields["reference"] = Reference(**record["reference"])
+        return cls(**fields)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    item: Item
+    answers: tuple[Answer, ...]
+
+    @property
+    def has_error(self) -> bool:
+        return any(a.status == "error" for a in self.answers)
+
+    def to_record(self) -> dict[str, Any]:
+        return {"item": self.item.to_record(), "answers": [a.to_record() for a in self.answers]}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> ItemResult:
+        return cls(
+            Item.from_record(record["item"]),
+            tuple(Answer.from_record(a) for a in record["answers"]),
+        )

@@ -1,0 +1,286 @@
+"""The `evaluate` and `report` subcommands: argument parsing, progress and printing only.
+
+Exit status: 0 when the evaluation ran (item errors included), 2 when it could not run (unknown
+model, bad dataset, unreadable file, bad configuration), 130 when interrupted (rerun to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.errors import ConfigurationError
+from chalicelib.evaluation.pacing import DEFAULT_CONCURRENCY
+
+if TYPE_CHECKING:  # the engine is imported when a command runs: other commands start faster
+    from chalicelib.evaluation.datasets import Item
+    from chalicelib.registry import Deployment
+
+DEFAULT_SAMPLES = 20  # as samples.DEFAULT_SAMPLES, not imported: the engine loads lazily
+MAX_CONCURRENCY = 50  # the model client's connection pool (chalicelib.aws)
+
+
+def _fail(command: str, message: object) -> int:
+    print(f"{command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _bounded(low: int, high: int | None = None) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low or (high is not None and value > high):
+            span = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {span}")
+        return value
+
+    return parse
+
+
+def _deployments(names: Sequence[str]) -> list[Deployment]:
+    from chalicelib.registry import load_registry
+    from chalicelib.settings import get_settings
+
+    registry = load_registry(get_settings().models_file)
+    known = {d.name: d for d in registry.deployments}
+    seen: set[str] = set()
+    chosen: list[Deployment] = []
+    for name in names:
+        if name in seen:
+            raise ConfigurationError(f"--model {name} is given twice")
+        if name not in known:
+            raise ConfigurationError(
+                f"unknown model {name!r}; the registry has: {', '.join(sorted(known))}"
+            )
+        seen.add(name)
+        chosen.append(known[name])
+    return chosen
+
+
+def _check(deployments: Sequence[Deployment]) -> Any:
+    from chalicelib.evaluation.scoring import reference_problem
+
+    def check(item: Item) -> str | None:
+        for deployment in deployments:
+            problem = reference_problem(deployment.output, item.reference)
+            if problem:
+                return f"{problem}: {deployment.name}"
+        return None
+
+    return check
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from chalicelib.evaluation.cache import SqliteCache
+    from chalicelib.evaluation.datasets import DatasetError
+    from chalicelib.evaluation.outputs import (
+        CACHE,
+        ItemsSpool,
+        lm_eval_document,
+        run_pricing,
+        write_outputs,
+    )
+    from chalicelib.evaluation.runner import Evaluator
+    from chalicelib.evaluation.sources import open_dataset
+    from chalicelib.evaluation.totals import EvaluationTotals
+    from chalicelib.progress import Progress
+    from chalicelib.settings import get_settings
+
+    # The runner is the retry layer: it must see every throttle to adapt its concurrency, so the
+    # model client itself makes one attempt unless the environment says otherwise.
+    os.environ.setdefault("MODEL_MAX_ATTEMPTS", "1")
+    get_settings.cache_clear()
+    try:
+        deployments = _deployments(args.model)
+    except ConfigurationError as exc:
+        return _fail("evaluate", exc)
+    dataset = open_dataset(args.dataset, check=_check(deployments))
+    try:
+        summary = dataset.validate()
+    except DatasetError as exc:
+        return _fail("evaluate", f"invalid dataset {exc}")
+    except OSError as exc:
+        return _fail("evaluate", f"cannot read {args.dataset}: {exc}")
+    out_dir = Path(args.out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _fail("evaluate", f"cannot create {out_dir}: {exc}")
+    total = summary.n_items if args.limit is None else min(args.limit, summary.n_items)
+    started_at, clock = datetime.now(UTC), time.monotonic()
+    totals = EvaluationTotals([d.name for d in deployments], samples=args.samples, seed=args.seed)
+    cache = SqliteCache(out_dir / CACHE)
+    spool = ItemsSpool(out_dir)
+    evaluator = Evaluator(deployments, concurrency=args.concurrency, cache=cache)
+    try:
+        with Progress(total, "evaluate") as bar:
+            for result in evaluator.run(dataset.items(args.limit)):
+                spool.write(result)
+                totals.add(result)
+                bar.advance(1, errors=int(result.has_error))
+        spool.close()
+        seconds = time.monotonic() - clock
+        meta = {
+            "dataset": args.dataset,
+            "models": [d.name for d in deployments],
+            "seed": args.seed,
+            "limit": args.limit,
+            "started_at": started_at.isoformat(timespec="seconds"),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "n_items": totals.n_items,
+            "n_dataset_items": summary.n_items,
+            "status": "completed_with_errors" if totals.n_items_with_errors else "succeeded",
+            "n_items_with_errors": totals.n_items_with_errors,
+            "n_answers_cached": totals.n_answers_cached,
+            "model_calls": totals.model_calls,
+            "concurrency": args.concurrency,
+            "duration_seconds": round(seconds, 3),
+        }
+        pricing = {d.name: run_pricing(d, seconds / 3600) for d in deployments}
+        results = {**totals.results(pricing), "meta": meta}
+        lm_eval = lm_eval_document(results, deployments, n_dataset_items=summary.n_items)
+        written = write_outputs(out_dir, results, lm_eval, spool.path)
+    except KeyboardInterrupt:
+        print(
+            f"\nevaluate: interrupted; finished answers are kept in {out_dir / CACHE}: "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    except OSError as exc:
+        return _fail("evaluate", exc)
+    finally:
+        spool.discard()
+        cache.close()
+    print(metrics_table(results["results"]))
+    if results["comparison"]:
+        print()
+        print(comparison_lines(results["comparison"]))
+    print()
+    print(
+        f"{totals.n_items} items x {len(deployments)} models in {seconds:.1f} s: "
+        f"{totals.model_calls} model calls, {totals.n_answers_cached} answers from the cache, "
+        f"{totals.n_items_with_errors} items with errors"
+    )
+    print("wrote " + ", ".join(str(path) for path in written))
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from chalicelib.evaluation.outputs import rebuild_report
+
+    try:
+        path = rebuild_report(Path(args.dir))
+    except (OSError, ValueError, KeyError) as exc:
+        return _fail("report", exc)
+    print(f"wrote {path}")
+    return 0
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def metrics_table(results: Mapping[str, Mapping[str, Any]]) -> str:
+    """Accuracy ± stderr, macro F1 [95% CI], MAE, invalid rate, n/errors, latency p50/p99."""
+    columns = [
+        "model",
+        "accuracy",
+        "macro F1 [95% CI]",
+        "MAE",
+        "invalid",
+        "n",
+        "errors",
+        "p50 ms",
+        "p99 ms",
+    ]
+    rows = []
+    for model, m in results.items():
+        ci = m.get("f1_macro_ci95")
+        accuracy = _num(m.get("accuracy"))
+        if m.get("accuracy_stderr") is not None:
+            accuracy += f" ± {m['accuracy_stderr']:.3f}"
+        f1 = _num(m.get("f1_macro"))
+        if ci:
+            f1 += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+        invalid = m.get("invalid_rate")
+        latency = m.get("latency_ms") or {}
+        rows.append(
+            [
+                model,
+                accuracy,
+                f1,
+                _num(m.get("mae")),
+                "-" if invalid is None else f"{invalid * 100:.1f}%",
+                str(m.get("n", 0)),
+                str(m.get("n_error", 0)),
+                _num(latency.get("p50"), 1),
+                _num(latency.get("p99"), 1),
+            ]
+        )
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in [columns, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def comparison_lines(comparison: Sequence[Mapping[str, Any]]) -> str:
+    lines = []
+    for pair in comparison:
+        diff = pair.get("accuracy_difference")
+        agreement = pair.get("agreement_rate")
+        lines.append(
+            f"{pair['a']} vs {pair['b']}: accuracy difference "
+            f"{'-' if diff is None else f'{diff:+.3f}'}, McNemar exact p = "
+            f"{_num(pair.get('mcnemar_p'), 4)}, agreement "
+            f"{'-' if agreement is None else f'{agreement * 100:.1f}%'} (n = {pair['n']})"
+        )
+    return "\n".join(lines)
+
+
+def register(subparsers: Any) -> None:
+    evaluate = subparsers.add_parser(
+        "evaluate",
+        help="evaluate deployments on a held-out set; writes results, items, report",
+        description="Evaluate one or more deployments on the same held-out items. Answers are "
+        "cached in DIR/.cache.sqlite, so an interrupted run resumes where it stopped.",
+    )
+    evaluate.add_argument(
+        "--model", action="append", required=True, metavar="NAME", help="repeat to compare"
+    )
+    evaluate.add_argument("--dataset", required=True, metavar="FILE|s3://BUCKET/KEY")
+    evaluate.add_argument("--out", required=True, metavar="DIR")
+    evaluate.add_argument(
+        "--concurrency",
+        type=_bounded(1, MAX_CONCURRENCY),
+        default=DEFAULT_CONCURRENCY,
+        help="most model calls in flight; lowered automatically while throttled "
+        "(default: %(default)s)",
+    )
+    evaluate.add_argument("--limit", type=_bounded(1), default=None, help="first N items only")
+    evaluate.add_argument("--seed", type=int, default=0, help="bootstrap and sample seed")
+    evaluate.add_argument(
+        "--samples",
+        type=_bounded(0),
+        default=DEFAULT_SAMPLES,
+        help="qualitative samples to keep (default: %(default)s)",
+    )
+    evaluate.set_defaults(handler=run_evaluate)
+    report = subparsers.add_parser(
+        "report", help="rebuild DIR/report.html from DIR/results.json and DIR/items.jsonl"
+    )
+    report.add_argument("dir", metavar="DIR")
+    report.set_defaults(handler=run_report)

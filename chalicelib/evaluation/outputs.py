@@ -1,0 +1,224 @@
+"""An evaluation's files: `results.json`, `items.jsonl` (one line per item and model),
+`lm_eval_results.json` (lm-evaluation-harness's result shape) and `report.html`, all renamed into
+place together so a failed run never leaves a mix of old and new files."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from chalicelib.dataprep.atomic import write_files
+from chalicelib.evaluation.answers import ItemResult
+from chalicelib.evaluation.metrics import BOOTSTRAP_RESAMPLES, Pricing
+from chalicelib.registry import Deployment
+
+RESULTS, ITEMS, LM_EVAL, REPORT = (
+    "results.json",
+    "items.jsonl",
+    "lm_eval_results.json",
+    "report.html",
+)
+CACHE = ".cache.sqlite"
+TASK_VERSION = 1.0
+# METRICS field -> (lm-eval metric name, higher is better); stderrs ride along as "<name>_stderr"
+_LM_EVAL_METRICS: dict[str, tuple[str, bool]] = {
+    "accuracy": ("acc", True),
+    "f1_macro": ("f1_macro", True),
+    "precision_macro": ("precision_macro", True),
+    "recall_macro": ("recall_macro", True),
+    "f1_weighted": ("f1_weighted", True),
+    "f1_micro": ("f1_micro", True),
+    "mae": ("mae", False),
+    "invalid_rate": ("invalid_rate", False),
+}
+
+
+def item_records(result: ItemResult) -> Iterator[dict[str, Any]]:
+    """The items.jsonl records of one item, one per model."""
+    item = result.item
+    for answer in result.answers:
+        yield {
+            "index": item.index,
+            "model": answer.model,
+            "input": item.input_json(),
+            "reference": item.reference,
+            "output": answer.output,
+            "prediction": answer.prediction,
+            "status": answer.status,
+            "error_code": answer.error_code,
+            "latency_ms": answer.latency_ms,
+            "category": item.category,
+        }
+
+
+class ItemsSpool:
+    """items.jsonl as it grows: a hidden file in the output folder, written as results arrive
+    (nothing per item stays in memory) and copied into place with the other outputs."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / f".{ITEMS}.{os.getpid()}.partial"
+        self._handle: TextIO | None = open(self.path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+
+    def write(self, result: ItemResult) -> None:
+        assert self._handle is not None, "spool already closed"
+        for record in item_records(result):
+            self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def discard(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+
+def read_items(path: Path) -> Iterator[dict[str, Any]]:
+    """items.jsonl records, streamed."""
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def run_pricing(deployment: Deployment, hours: float) -> Pricing | None:
+    """The deployment's prices with the capacity held for `hours`; None when nothing is priced."""
+    spec = deployment.pricing
+    priced = (
+        spec.input_per_1k_tokens_usd or spec.output_per_1k_tokens_usd or spec.model_unit_hour_usd
+    )
+    if not priced:
+        return None
+    return Pricing(
+        input_per_1k_tokens_usd=spec.input_per_1k_tokens_usd,
+        output_per_1k_tokens_usd=spec.output_per_1k_tokens_usd,
+        model_unit_hour_usd=spec.model_unit_hour_usd,
+        model_units=spec.model_units,
+        hours=hours,
+    )
+
+
+def lm_eval_document(
+    results: Mapping[str, Any],
+    deployments: Sequence[Deployment],
+    *,
+    n_dataset_items: int,
+) -> dict[str, Any]:
+    """lm-evaluation-harness's results file: one task per model (the dataset as that model's
+    generate_until task), metric keys "<metric>,none" with "<metric>_stderr,none"."""
+    meta = results.get("meta", {})
+    tasks: dict[str, Any] = {}
+    higher: dict[str, Any] = {}
+    configs: dict[str, Any] = {}
+    samples: dict[str, Any] = {}
+    for deployment in deployments:
+        name = deployment.name
+        metrics = results["results"][name]
+        entry: dict[str, Any] = {"alias": name}
+        for field, (metric, _) in _LM_EVAL_METRICS.items():
+            if metrics.get(field) is None:
+                continue
+            entry[f"{metric},none"] = metrics[field]
+            if f"{field}_stderr" in metrics:
+                stderr = metrics[f"{field}_stderr"]
+                entry[f"{metric}_stderr,none"] = "N/A" if stderr is None else stderr
+        tasks[name] = entry
+        higher[name] = {m: up for f, (m, up) in _LM_EVAL_METRICS.items() if f"{m},none" in entry}
+        inference = deployment.inference
+        configs[name] = {
+            "task": name,
+            "dataset_path": meta.get("dataset"),
+            "test_split": "test",
+            "output_type": "generate_until",
+            "generation_kwargs": {
+                "until": list(inference.stop),
+                "max_gen_toks": inference.max_tokens,
+                "temperature": inference.temperature,
+                "top_p": inference.top_p,
+                "do_sample": inference.temperature > 0,
+            },
+            "num_fewshot": 0,
+            "metric_list": [
+                {"metric": m, "aggregation": "mean", "higher_is_better": up}
+                for m, up in higher[name].items()
+            ],
+            "metadata": {
+                "version": TASK_VERSION,
+                "provider": deployment.provider,
+                "request_format": deployment.request_format,
+                "output_type": deployment.output.type,
+            },
+        }
+        samples[name] = {"original": n_dataset_items, "effective": metrics.get("n", 0)}
+    return {
+        "results": tasks,
+        "group_subtasks": {name: [] for name in tasks},
+        "configs": configs,
+        "versions": {name: TASK_VERSION for name in tasks},
+        "n-shot": {name: 0 for name in tasks},
+        "higher_is_better": higher,
+        "n-samples": samples,
+        "config": {
+            "model": "tunegate",
+            "model_args": ",".join(f"deployment={name}" for name in tasks),
+            "batch_size": meta.get("concurrency"),
+            "limit": meta.get("limit"),
+            "bootstrap_iters": BOOTSTRAP_RESAMPLES,
+            "random_seed": meta.get("seed"),
+            "gen_kwargs": None,
+        },
+        "date": time.time(),
+        "total_evaluation_time_seconds": str(meta.get("duration_seconds")),
+    }
+
+
+def _later(render: Callable[[], str]) -> Iterator[str]:
+    """Chunks computed only when the file is written (after the files before it)."""
+    yield render()
+
+
+def _json(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _render_report(results: Mapping[str, Any], items_path: Path) -> str:
+    from chalicelib.evaluation.report import render_report
+
+    return render_report(dict(results), read_items(items_path))
+
+
+def _copy(path: Path) -> Iterator[str]:
+    with open(path, encoding="utf-8") as handle:
+        yield from handle
+
+
+def write_outputs(
+    out_dir: Path,
+    results: Mapping[str, Any],
+    lm_eval: Mapping[str, Any],
+    items_path: Path,
+) -> list[Path]:
+    """Write the four files from the finished results and the spooled items, all or none."""
+    files = [
+        (out_dir / ITEMS, _copy(items_path)),
+        (out_dir / RESULTS, _later(lambda: _json(results))),
+        (out_dir / LM_EVAL, _later(lambda: _json(lm_eval))),
+        (out_dir / REPORT, _later(lambda: _render_report(results, items_path))),
+    ]
+    write_files(files)
+    return [path for path, _ in files]
+
+
+def rebuild_report(out_dir: Path) -> Path:
+    """report.html again from results.json and items.jsonl (e.g. after a report upgrade)."""
+    results = json.loads((out_dir / RESULTS).read_text(encoding="utf-8"))
+    items_path = out_dir / ITEMS
+    if not items_path.is_file():
+        raise FileNotFoundError(f"{items_path} does not exist")
+    write_files([(out_dir / REPORT, _later(lambda: _render_report(results, items_path)))])
+    return out_dir / REPORT

@@ -1,0 +1,363 @@
+"""The deployable template: `chalice package --merge-template infra/resources.json` passes cfn-lint,
+points every function at the stack's resources, and its dashboard and alarms only name metrics the
+code emits (a renamed metric would otherwise leave a silently empty graph or a never-firing alarm).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MERGE_TEMPLATE = ROOT / "infra" / "resources.json"
+STAGE = "dev"
+NAMESPACE_SENTINEL = "NS-under-test"
+# CONTRACT.md section 6: what the dashboard must show (the contract, not the code's output).
+CONTRACT_METRICS = {
+    "Invocations",
+    "InvocationLatency",
+    "ModelLatency",
+    "Errors",
+    "Throttles",
+    "InvalidOutputs",
+    "InputTokens",
+    "OutputTokens",
+    "FeedbackRating",
+    "FeedbackThumbsUp",
+    "FeedbackThumbsDown",
+    "EvaluationAccuracy",
+    "EvaluationF1Macro",
+    "EvaluationMAE",
+}
+# Environment variable -> the merge template's resource it must name.
+RESOURCE_VARIABLES = {
+    "INVOCATIONS_TABLE": {"Ref": "InvocationsTable"},
+    "FEEDBACK_TABLE": {"Ref": "FeedbackTable"},
+    "EVALUATIONS_TABLE": {"Ref": "EvaluationsTable"},
+    "EVALUATION_QUEUE": {"Fn::GetAtt": ["EvaluationQueue", "QueueName"]},
+    "RESULTS_BUCKET": {"Ref": "ResultsBucket"},
+    "POWERTOOLS_METRICS_NAMESPACE": {"Ref": "MetricsNamespace"},
+}
+
+
+def _tool(name: str) -> str:
+    """The console script installed next to this interpreter (the project's venv)."""
+    candidate = Path(sys.executable).parent / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} is not installed; run `pip install -r requirements-dev.txt`")
+    return found
+
+
+def _offline_env() -> dict[str, str]:
+    """Packaging needs a region and credentials to exist, never to be used: no AWS lookups."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("package") / "out"
+    cmd = [
+        _tool("chalice"),
+        "package",
+        "--stage",
+        STAGE,
+        "--merge-template",
+        str(MERGE_TEMPLATE),
+        str(out),
+    ]
+    done = subprocess.run(
+        cmd, cwd=ROOT, env=_offline_env(), capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, f"chalice package failed:\n{done.stdout}\n{done.stderr}"
+    return out / "sam.json"
+
+
+@pytest.fixture(scope="module")
+def sam(packaged: Path) -> dict[str, Any]:
+    return dict(json.loads(packaged.read_text()))
+
+
+@pytest.fixture(scope="module")
+def merge_template() -> dict[str, Any]:
+    return dict(json.loads(MERGE_TEMPLATE.read_text()))
+
+
+def test_packaged_template_passes_cfn_lint(packaged: Path) -> None:
+    # Errors and warnings both fail; no rule is ignored. Informational checks (-i I) are off.
+    done = subprocess.run(
+        [_tool("cfn-lint"), "--format", "parseable", "--", str(packaged)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"cfn-lint findings:\n{done.stdout}{done.stderr}"
+
+
+def test_every_patched_resource_is_generated_by_chalice(
+    merge_template: dict[str, Any], sam: dict[str, Any]
+) -> None:
+    """A patch (no Type) of a resource Chalice did not generate would deploy a broken stub."""
+    patches = [name for name, r in merge_template["Resources"].items() if "Type" not in r]
+    orphans = [name for name in patches if "Type" not in sam["Resources"][name]]
+    assert not orphans, (
+        f"infra/resources.json patches {orphans}, which `chalice package` did not generate "
+        "(EvaluationWorker comes from the `@app.on_sqs_message` handler `evaluation_worker`)"
+    )
+
+
+def _functions(sam: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: r
+        for name, r in sam["Resources"].items()
+        if r.get("Type") == "AWS::Serverless::Function"
+    }
+
+
+def test_functions_point_at_the_stacks_resources_and_keep_stage_variables(
+    sam: dict[str, Any],
+) -> None:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    stage_vars = {
+        **config["environment_variables"],
+        **config["stages"][STAGE]["environment_variables"],
+    }
+    functions = _functions(sam)
+    assert "APIHandler" in functions
+    for name, function in functions.items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        for var, ref in RESOURCE_VARIABLES.items():
+            assert variables.get(var) == ref, f"{name}: {var} is {variables.get(var)!r}"
+        for var, value in stage_vars.items():
+            if var not in RESOURCE_VARIABLES:
+                assert variables.get(var) == value, f"{name}: stage variable {var} lost"
+
+
+def _parameter_default(sam: dict[str, Any], value: Any) -> Any:
+    if isinstance(value, dict) and "Ref" in value:
+        return sam["Parameters"][value["Ref"]]["Default"]
+    return value
+
+
+def test_sqs_workers_report_partial_failures_and_outlive_no_visibility_timeout(
+    sam: dict[str, Any],
+) -> None:
+    queues = {n: r for n, r in sam["Resources"].items() if r.get("Type") == "AWS::SQS::Queue"}
+    for name, function in _functions(sam).items():
+        for event_name, event in function["Properties"].get("Events", {}).items():
+            if event["Type"] != "SQS":
+                continue
+            props = event["Properties"]
+            assert props.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], event_name
+            queue_ref = props["Queue"]
+            assert queue_ref == {"Fn::Sub": "${EvaluationQueue.Arn}"}, (name, queue_ref)
+            queue = queues["EvaluationQueue"]["Properties"]
+            visibility = _parameter_default(sam, queue["VisibilityTimeout"])
+            assert int(visibility) >= int(function["Properties"]["Timeout"])
+            redrive = queue["RedrivePolicy"]
+            assert redrive["maxReceiveCount"] == 5
+            assert redrive["deadLetterTargetArn"] == {
+                "Fn::GetAtt": ["EvaluationDeadLetterQueue", "Arn"]
+            }
+
+
+def test_data_stores_are_encrypted_recoverable_and_private(sam: dict[str, Any]) -> None:
+    resources = sam["Resources"]
+    tables = [r for r in resources.values() if r.get("Type") == "AWS::DynamoDB::Table"]
+    assert len(tables) == 3
+    for table in tables:
+        props = table["Properties"]
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert props["SSESpecification"]["SSEEnabled"] is True
+    for queue in (r for r in resources.values() if r.get("Type") == "AWS::SQS::Queue"):
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    bucket = resources["ResultsBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    policy = resources["ResultsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in policy
+    )
+
+
+# --- metric names: template vs code ---------------------------------------------------------
+
+
+def emitted_metric_names() -> tuple[set[str], list[str]]:
+    """Constant `add_metric(name=...)` names under chalicelib/ and app.py, plus METRIC_NAMES.
+
+    Returns the names and the places where a name is not a constant (so cannot be checked)."""
+    names: set[str] = set()
+    dynamic: list[str] = []
+    for path in [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py"))]:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if any(isinstance(t, ast.Name) and t.id == "METRIC_NAMES" for t in targets):
+                    value = node.value
+                    if isinstance(value, ast.Tuple | ast.List | ast.Set):
+                        names.update(
+                            e.value
+                            for e in value.elts
+                            if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                        )
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if called != "add_metric":
+                continue
+            arg = next((k.value for k in node.keywords if k.arg == "name"), None)
+            if arg is None and node.args:
+                arg = node.args[0]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                names.add(arg.value)
+            else:
+                dynamic.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return names, dynamic
+
+
+def resolve(value: Any, refs: dict[str, str]) -> Any:
+    """Evaluate the intrinsics a dashboard body uses (Fn::Join, Fn::Sub, Ref) with fake values."""
+
+    def sub(text: str, extra: dict[str, Any]) -> str:
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in extra:
+                return str(resolve(extra[name], refs))
+            return refs.get(name, f"<{name}>")
+
+        return re.sub(r"\$\{([^}]+)\}", one, text)
+
+    if isinstance(value, dict) and len(value) == 1:
+        ((fn, arg),) = value.items()
+        if fn == "Fn::Join":
+            return arg[0].join(str(resolve(part, refs)) for part in arg[1])
+        if fn == "Fn::Sub":
+            return sub(arg, {}) if isinstance(arg, str) else sub(arg[0], arg[1])
+        if fn == "Ref":
+            return refs.get(arg, f"<{arg}>")
+    if isinstance(value, dict):
+        return {k: resolve(v, refs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, refs) for v in value]
+    return value
+
+
+SEARCH_RE = re.compile(r"SEARCH\('\{\"?([^\",}]+)\"?,\s*model\}\s+MetricName=\"([^\"]+)\"'")
+
+
+def dashboard_metric_names(template: dict[str, Any]) -> set[str]:
+    refs = {"MetricsNamespace": NAMESPACE_SENTINEL, "AWS::Region": "us-east-1"}
+    names: set[str] = set()
+    dashboards = [
+        r for r in template["Resources"].values() if r.get("Type") == "AWS::CloudWatch::Dashboard"
+    ]
+    assert dashboards, "the template has no dashboard"
+    for dashboard in dashboards:
+        body = json.loads(resolve(dashboard["Properties"]["DashboardBody"], refs))
+        for widget in body["widgets"]:
+            for series in widget["properties"].get("metrics", []):
+                first = series[0]
+                if isinstance(first, dict):  # an expression
+                    expression = first["expression"]
+                    found = SEARCH_RE.findall(expression)
+                    assert found, f"unrecognised expression {expression!r}"
+                    for namespace, metric in found:
+                        assert namespace == NAMESPACE_SENTINEL, expression  # parameterised
+                        names.add(metric)
+                elif first == NAMESPACE_SENTINEL:
+                    names.add(series[1])
+                else:
+                    assert first.startswith("AWS/"), f"hard-coded namespace in {series}"
+    return names
+
+
+def alarm_metric_names(template: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    ours = {"Ref": "MetricsNamespace"}
+    for resource in template["Resources"].values():
+        if resource.get("Type") != "AWS::CloudWatch::Alarm":
+            continue
+        props = resource["Properties"]
+        metrics = [props] + [
+            m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m
+        ]
+        for metric in metrics:
+            if metric.get("Namespace") == ours:
+                names.add(metric["MetricName"])
+                dims = metric.get("Dimensions", [])
+                assert [d["Name"] for d in dims] == ["model"], metric
+            elif "MetricName" in metric:
+                assert str(metric.get("Namespace", "")).startswith("AWS/"), metric
+    return names
+
+
+def test_dashboard_shows_every_contract_metric(merge_template: dict[str, Any]) -> None:
+    missing = CONTRACT_METRICS - dashboard_metric_names(merge_template)
+    assert not missing, f"dashboard lacks {sorted(missing)}"
+
+
+def test_alarms_cover_latency_error_rate_and_rating(merge_template: dict[str, Any]) -> None:
+    assert {"InvocationLatency", "Errors", "Invocations", "FeedbackRating"} <= alarm_metric_names(
+        merge_template
+    )
+
+
+def test_dashboard_and_alarms_name_only_metrics_the_code_emits(
+    merge_template: dict[str, Any],
+) -> None:
+    emitted, dynamic = emitted_metric_names()
+    if dynamic:
+        print(f"add_metric calls with a non-constant name (not checked): {dynamic}")
+    named = dashboard_metric_names(merge_template) | alarm_metric_names(merge_template)
+    missing = sorted(named - emitted)
+    print(f"template names {len(named)} metrics; code emits {sorted(emitted)}")
+    assert not missing, f"the dashboard or alarms name metrics the code never emits: {missing}"
+
+
+def test_resolver_sees_a_renamed_metric(merge_template: dict[str, Any]) -> None:
+    """Guard the guard: a typo in the dashboard is reported as a name the code does not emit."""
+    broken = json.loads(json.dumps(merge_template).replace("InvalidOutputs", "InvalidOutput"))
+    emitted, _ = emitted_metric_names()
+    assert "InvalidOutput" in dashboard_metric_names(broken) - emitted
+
+
+def _walk(value: Any) -> Iterator[Any]:
+    yield value
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _walk(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk(v)
+
+
+def test_nothing_in_the_template_hard_codes_an_account_or_region(
+    merge_template: dict[str, Any],
+) -> None:
+    strings = [v for v in _walk(merge_template) if isinstance(v, str)]
+    assert not [s for s in strings if re.search(r"\b\d{12}\b|us-east-1", s)]
