@@ -4,8 +4,9 @@ PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 PORT   ?= 8000
+STAGE  ?= prod
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,13 @@ test: lint
 
 bench: install
 	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+# The deployable artefacts of a stage: out/sam.json (with infra/resources.json merged) and
+# out/deployment.zip. Offline: the region is only written into the template.
+package: install
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package \
+		--stage $(STAGE) --merge-template infra/resources.json out/
+	@ls -l out/deployment.zip out/sam.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .local

@@ -60,7 +60,7 @@ def start_local_stack(
     moto.start()
     emu = start_emulator(host="127.0.0.1", port=0, train_file=train_file)
     if registry is None:
-        registry = json.loads((ROOT / "models" / "local.json").read_text())
+        registry = json.loads((ROOT / "chalicelib" / "registries" / "local.json").read_text())
     text = json.dumps(registry).replace("{emulator}", emu.url)
     models_file = Path(tempfile.mkdtemp(prefix="tunegate-")) / "models.json"
     models_file.write_text(text)

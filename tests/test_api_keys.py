@@ -48,7 +48,7 @@ def test_keys_are_stored_only_as_hashes_and_accepted(local_stack: Any) -> None:
     ]
     settings = settings_from_env(
         {
-            "MODELS_FILE": "models/local.json",
+            "MODELS_FILE": "chalicelib/registries/local.json",
             "API_KEY_HASHES_PARAMETER": PARAMETER,
             "FEEDBACK_TOKEN_SECRET": "s",
         }

@@ -27,7 +27,7 @@ def write(tmp_path: Path, deployments: list[dict]) -> Path:
 
 @pytest.mark.parametrize("stage", ["local", "dev", "prod"])
 def test_shipped_registries_are_valid(stage: str) -> None:
-    registry = load_registry(ROOT / "models" / f"{stage}.json")
+    registry = load_registry(ROOT / "chalicelib" / "registries" / f"{stage}.json")
     assert registry.deployments
 
 

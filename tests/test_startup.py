@@ -16,7 +16,7 @@ from chalicelib.settings import settings_from_env, stage_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_ENV = {
-    "MODELS_FILE": "models/local.json",
+    "MODELS_FILE": "chalicelib/registries/local.json",
     "API_KEY_HASHES": hashlib.sha256(b"k").hexdigest(),
     "FEEDBACK_TOKEN_SECRET": "s",
 }
@@ -35,7 +35,7 @@ def import_app(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_bad_registry_stops_the_app_naming_deployment_and_field(tmp_path: Path) -> None:
-    registry = json.loads((ROOT / "models" / "local.json").read_text())
+    registry = json.loads((ROOT / "chalicelib" / "registries" / "local.json").read_text())
     registry["deployments"][1]["model_id"] = "arn:aws:bedrock:nowhere"
     bad = tmp_path / "models.json"
     bad.write_text(json.dumps(registry))
@@ -68,7 +68,7 @@ def test_bad_settings_fail_at_start(change: dict[str, str], needle: str) -> None
 
 def test_models_file_resolves_against_the_app_folder() -> None:
     settings = settings_from_env(BASE_ENV)
-    assert settings.models_file == ROOT / "models" / "local.json"
+    assert settings.models_file == ROOT / "chalicelib" / "registries" / "local.json"
 
 
 @pytest.mark.parametrize("stage", ["local", "dev", "prod"])
