@@ -21,6 +21,7 @@ run: install
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m mypy chalicelib
+	$(PY) -m bandit -q -r chalicelib app.py --severity-level high
 
 test: lint
 	$(PY) -m pytest -q
