@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from chalicelib.dataprep.commands import register as register_dataprep
 from chalicelib.evaluation.commands import register as register_evaluation
-from chalicelib.settings import apply_stage_environment
+from chalicelib.stages import apply_stage_environment
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +61,8 @@ def _policy(args: argparse.Namespace) -> int:
 
     from chalicelib.iam import stage_policy
     from chalicelib.registry import load_registry
-    from chalicelib.settings import PROJECT_DIR, get_settings
+    from chalicelib.settings import get_settings
+    from chalicelib.stages import PROJECT_DIR
 
     settings = get_settings()
     registry = load_registry(settings.models_file)

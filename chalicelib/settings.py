@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -10,8 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from chalicelib.errors import ConfigurationError
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from chalicelib.stages import PROJECT_DIR
 
 
 class Settings(BaseModel):
@@ -94,20 +92,3 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return settings_from_env()
-
-
-def stage_environment(stage: str, project_dir: Path = PROJECT_DIR) -> dict[str, str]:
-    """The environment variables a stage gets in `.chalice/config.json` (global, then stage)."""
-    config = json.loads((project_dir / ".chalice" / "config.json").read_text(encoding="utf-8"))
-    if stage not in config.get("stages", {}):
-        raise ConfigurationError(f"stage {stage!r} is not in .chalice/config.json")
-    env = dict(config.get("environment_variables", {}))
-    env.update(config["stages"][stage].get("environment_variables", {}))
-    return {key: str(value) for key, value in env.items()}
-
-
-def apply_stage_environment(stage: str) -> None:
-    """Export the stage's variables into this process; variables already set win."""
-    for key, value in stage_environment(stage).items():
-        os.environ.setdefault(key, value)
-    get_settings.cache_clear()

@@ -11,7 +11,8 @@ import pytest
 
 from chalicelib.iam import RESOURCELESS_ACTIONS, model_arn, secret_resource, stage_policy
 from chalicelib.registry import load_registry
-from chalicelib.settings import settings_from_env, stage_environment
+from chalicelib.settings import settings_from_env
+from chalicelib.stages import stage_environment
 from tests.conftest import ROOT
 
 ACCOUNTS = {"local": "000000000000", "dev": "123456789012", "prod": "123456789012"}

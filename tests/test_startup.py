@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from chalicelib.errors import ConfigurationError
-from chalicelib.settings import settings_from_env, stage_environment
+from chalicelib.settings import settings_from_env
+from chalicelib.stages import stage_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_ENV = {
