@@ -22,11 +22,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ("negative", "neutral", "positive")
-WORDS = (
-    "the pill helped my pain a lot but side effects were headache nausea and dizziness "
-    "after two weeks I felt better sleep improved doctor changed dose anxiety went away "
-    "would not recommend this medication works great for me no weight gain acne cleared"
-).split()
+_VOCABULARY = """
+the pill helped my pain a lot but side effects were headache nausea and dizziness
+after two weeks I felt better sleep improved doctor changed dose anxiety went away
+would not recommend this medication works great for me no weight gain acne cleared
+"""
+WORDS = tuple(_VOCABULARY.split())
 
 PANDAS_RECIPE = """
 import sys
@@ -62,6 +63,11 @@ def generate(path: Path, rows: int, seed: int = 7) -> tuple[int, int]:
     return unique, rows - unique
 
 
+def _lines(path: Path) -> int:
+    with open(path, "rb") as handle:
+        return sum(1 for _ in handle)
+
+
 def run(argv: list[str]) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds, peak MB) of one child process."""
     env = {**os.environ, "TUNEGATE_PROGRESS": "0"}
@@ -91,15 +97,18 @@ def main() -> int:
             "--out", str(work / "ours"), "--seed", "42",
         ]  # fmt: skip
         pandas_cmd = [sys.executable, "-c", PANDAS_RECIPE, str(source), str(work / "pandas.jsonl")]
-        results: dict[str, list[tuple[float, float, float]]] = {"ours": [], "pandas": []}
+        startup_cmd = [sys.executable, "-m", "chalicelib.cli", "--help"]
+        results: dict[str, list[tuple[float, float, float]]] = {
+            "ours": [],
+            "pandas": [],
+            "startup": [],
+        }
         for _ in range(args.repeat):  # interleaved, so drift in machine load hits both
             results["ours"].append(run(ours_cmd))
             results["pandas"].append(run(pandas_cmd))
-        written = sum(
-            sum(1 for _ in open(work / "ours" / f"{s}.jsonl", encoding="utf-8"))
-            for s in ("train", "validation", "test")
-        )
-        pandas_rows = sum(1 for _ in open(work / "pandas.jsonl", encoding="utf-8"))
+            results["startup"].append(run(startup_cmd))
+        written = sum(_lines(work / "ours" / f"{s}.jsonl") for s in ("train", "validation", "test"))
+        pandas_rows = _lines(work / "pandas.jsonl")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -111,11 +120,18 @@ def main() -> int:
         f"(half exact, half case/whitespace variants); median of {args.repeat} runs"
     )
     print(f"{'':<22} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} {'rows out':>9}")
-    for key, name, rows in (("ours", "tunegate prepare", written), ("pandas", "pandas recipe", pandas_rows)):
+    for key, name, rows in (
+        ("ours", "tunegate prepare", written),
+        ("pandas", "pandas recipe", pandas_rows),
+    ):
         print(f"{name:<22} {wall[key]:>7.2f} {cpu[key]:>7.2f} {peak[key]:>8.0f} {rows:>9,}")
     print(
         f"{'ratio ours/pandas':<22} {wall['ours'] / wall['pandas']:>7.2f} "
         f"{cpu['ours'] / cpu['pandas']:>7.2f} {peak['ours'] / peak['pandas']:>8.2f}"
+    )
+    print(
+        f"{'(cli start-up alone)':<22} {wall['startup']:>7.2f} {cpu['startup']:>7.2f} "
+        f"{peak['startup']:>8.0f}   (python -m chalicelib.cli --help, part of ours)"
     )
     print(f"targets: wall ratio <= 1.00 and peak <= 300 MB (ours: {peak['ours']:.0f} MB)")
     return 0

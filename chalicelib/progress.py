@@ -101,9 +101,8 @@ class Progress:
             parts.append(f"{_quantity(self.done, self.unit)} {unit}")
         if self.errors:
             parts.append(f"errors {self.errors}")
-        parts.append(
-            f"{_quantity(rate, self.unit) if self.unit == 'B' else f'{rate:.1f}'} {unit}/s"
-        )
+        shown_rate = _quantity(rate, self.unit) if self.unit == "B" else f"{rate:.1f}"
+        parts.append(f"{shown_rate} {unit}/s")
         if self.total and rate > 0 and self.done < self.total:
             parts.append(f"ETA {_duration((self.total - self.done) / rate)}")
         elif self.total is not None or self._closed:

@@ -79,7 +79,8 @@ class CostEstimate:
             rows.append(
                 (
                     "provisioned throughput",
-                    f"{p.hours:g} h x {p.model_units} units x ${p.model_unit_hour_usd:g}/unit-hour",
+                    f"{p.hours:g} h x {p.model_units} model unit{'s' if p.model_units != 1 else ''}"
+                    f" x ${p.model_unit_hour_usd:g}/unit-hour",
                     p.usd,
                 )
             )

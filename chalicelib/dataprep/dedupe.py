@@ -117,7 +117,7 @@ def collect(
         first = seen.get(hashed)
         if first is None:
             seen[hashed] = len(texts)
-        elif normalise(texts[first]) != key:
+        elif texts[first] != stripped and normalise(texts[first]) != key:
             first = colliding.get(key)
             if first is None:
                 colliding[key] = len(texts)

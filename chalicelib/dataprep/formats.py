@@ -7,14 +7,20 @@ Lines are assembled from pre-encoded pieces because labels repeat: this is the h
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from json.encoder import encode_basestring, encode_basestring_ascii
 
 from chalicelib.dataprep.tokens import estimate_tokens
 
 
 def _json_str(text: str) -> str:
-    """A JSON string literal, non-ASCII kept as is (the ASCII encoder is faster when it suffices)."""
-    return encode_basestring_ascii(text) if text.isascii() else encode_basestring(text)
+    """A JSON string literal with non-ASCII kept as is (the ASCII encoder is faster)."""
+    return encode_basestring_ascii(text) if _plain_ascii(text) else encode_basestring(text)
+
+
+def _plain_ascii(text: str) -> bool:
+    # The ASCII encoder would escape DEL as \u007f where json.dumps(ensure_ascii=False) keeps it.
+    return text.isascii() and "\x7f" not in text
 
 
 def openai_record(text: str, label: str, separator: str, stop_suffix: str = "") -> dict[str, str]:
@@ -30,6 +36,17 @@ def bedrock_record(text: str, label: str, system: str | None) -> dict[str, objec
         {"role": "assistant", "content": label},
     ]
     return record
+
+
+_BATCH = 3 * 512  # pieces (three per line) joined per write: fewer, larger writes
+
+
+@dataclass
+class Tally:
+    """What was written to one split: records per label id, and their estimated tokens."""
+
+    labels: list[int]
+    tokens: int = 0
 
 
 class LineEncoder:
@@ -65,17 +82,26 @@ class LineEncoder:
             raise ValueError(f"unknown format {fmt!r}")
 
     def lines(
-        self, texts: Sequence[str], labels: Sequence[int], rows: Iterable[int]
+        self, texts: Sequence[str], labels: Sequence[int], rows: Iterable[int], tally: Tally
     ) -> Iterator[str]:
-        """JSON Lines text of the given rows, one record per line."""
-        prefix, suffix, tails = self._prefix, self._text_suffix, self._tails
+        """JSON Lines text of the given rows, in batches of lines; counts them into `tally`."""
+        prefix, suffix, tails, extra = self._prefix, self._text_suffix, self._tails, self._extra
         ascii_str, any_str = encode_basestring_ascii, encode_basestring
+        per_label, tokens = tally.labels, 0
+        batch: list[str] = []
         for row in rows:
-            text = texts[row] + suffix
-            encoded = ascii_str(text) if text.isascii() else any_str(text)
-            yield prefix + encoded + tails[labels[row]]
-
-    def total_tokens(self, texts: Sequence[str], labels: Sequence[int], rows: Iterable[int]) -> int:
-        """Estimated tokens of the records these rows become (the rule validate and cost use)."""
-        extra = self._extra
-        return sum(estimate_tokens(len(texts[row]) + extra[labels[row]]) for row in rows)
+            label = labels[row]
+            text = texts[row]
+            per_label[label] += 1
+            tokens += estimate_tokens(len(text) + extra[label])
+            if suffix:
+                text += suffix
+            # pieces, not a concatenated line: the join below copies each character once
+            plain = text.isascii() and "\x7f" not in text  # as _plain_ascii, inlined: hot loop
+            batch += (prefix, ascii_str(text) if plain else any_str(text), tails[label])
+            if len(batch) >= _BATCH:
+                yield "".join(batch)
+                batch.clear()
+        tally.tokens += tokens
+        if batch:
+            yield "".join(batch)

@@ -13,7 +13,7 @@ from chalicelib.dataprep import rules
 from chalicelib.dataprep.atomic import write_files
 from chalicelib.dataprep.dedupe import Collected, RowFilter, collect
 from chalicelib.dataprep.errors import DataError
-from chalicelib.dataprep.formats import LineEncoder
+from chalicelib.dataprep.formats import LineEncoder, Tally
 from chalicelib.dataprep.readers import detect_kind, read_rows
 from chalicelib.dataprep.split import SPLITS, allocate
 from chalicelib.dataprep.tokens import METHOD, estimate_tokens
@@ -86,21 +86,16 @@ def _summary(
     options: PrepareOptions,
     collected: Collected,
     splits: list[list[int]],
-    encoder: LineEncoder,
+    tallies: list[Tally],
 ) -> dict[str, Any]:
-    texts, labels, names = collected.texts, collected.labels, collected.label_names
+    texts, names = collected.texts, collected.label_names
+    order = sorted(range(len(names)), key=names.__getitem__)
     per_split: dict[str, Any] = {}
-    for name, rows in zip(SPLITS, splits, strict=True):
-        counts = [0] * len(names)
-        for row in rows:
-            counts[labels[row]] += 1
-        tokens = encoder.total_tokens(texts, labels, rows)
+    for name, rows, tally in zip(SPLITS, splits, tallies, strict=True):
         per_split[name] = {
             "records": len(rows),
-            "labels": {
-                names[i]: counts[i] for i in sorted(range(len(names)), key=names.__getitem__)
-            },
-            "tokens_estimated": tokens,
+            "labels": {names[i]: tally.labels[i] for i in order},
+            "tokens_estimated": tally.tokens,
         }
     present = {label for part in per_split.values() for label, n in part["labels"].items() if n}
     for part in per_split.values():
@@ -154,10 +149,6 @@ def _warnings(options: PrepareOptions, per_split: dict[str, Any]) -> list[str]:
     return found
 
 
-def _json_text(value: Any) -> Iterator[str]:
-    yield json.dumps(value, indent=2, ensure_ascii=False) + "\n"
-
-
 def prepare(
     input_path: Path, options: PrepareOptions, *, progress: bool | None = None
 ) -> dict[str, Any]:
@@ -170,9 +161,7 @@ def prepare(
         collected = collect(rows, row_filter, str(input_path))
         bar.advance((size or 0) - bar.done)
     if not collected.kept():
-        raise DataError(
-            f"{input_path}: no usable rows left (all empty, duplicate or conflicting)"
-        )
+        raise DataError(f"{input_path}: no usable rows left (all empty, duplicate or conflicting)")
     splits = split_rows(collected, options.ratios, options.seed)
     encoder = LineEncoder(
         options.format,
@@ -181,15 +170,25 @@ def prepare(
         stop_suffix=options.stop_suffix,
         system=options.system,
     )
-    summary = _summary(input_path, options, collected, splits, encoder)
+    tallies = [Tally([0] * len(collected.label_names)) for _ in SPLITS]
+    summary: dict[str, Any] = {}
+
+    def summary_text() -> Iterator[str]:
+        # Staged after the three split files, so their tallies are complete by now.
+        summary.update(_summary(input_path, options, collected, splits, tallies))
+        yield json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
+
     out = options.out_dir
     write_files(
         [
             *(
-                (out / f"{name}.jsonl", encoder.lines(collected.texts, collected.labels, rows))
-                for name, rows in zip(SPLITS, splits, strict=True)
+                (
+                    out / f"{name}.jsonl",
+                    encoder.lines(collected.texts, collected.labels, rows, tally),
+                )
+                for name, rows, tally in zip(SPLITS, splits, tallies, strict=True)
             ),
-            (out / "summary.json", _json_text(summary)),
+            (out / "summary.json", summary_text()),
         ]
     )
     return summary

@@ -45,16 +45,17 @@ def detect_kind(path: Path) -> InputKind:
 def read_rows(
     path: Path, text_column: str, label_column: str, progress: Progress | None = None
 ) -> Iterator[Row]:
-    """Every data row as (line number, text, label); raises DataError on unusable input."""
+    """Every data row as (line number, text, label); raises DataError on unusable input.
+
+    A missing file fails here; problems inside the file fail while iterating.
+    """
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     kind = detect_kind(path)
     if kind == "jsonl":
-        yield from _json_rows(path, text_column, label_column, progress)
-    else:
-        yield from _delimited_rows(
-            path, "\t" if kind == "tsv" else ",", text_column, label_column, progress
-        )
+        return _json_rows(path, text_column, label_column, progress)
+    delimiter = "\t" if kind == "tsv" else ","
+    return _delimited_rows(path, delimiter, text_column, label_column, progress)
 
 
 def _missing(path: Path, columns: list[str], available: list[str]) -> DataError:

@@ -35,7 +35,9 @@ def write_jsonl(path: Path, records: Iterable[Any]) -> Path:
     return path
 
 
-def write_table(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]], delimiter: str = ",") -> Path:
+def write_table(
+    path: Path, header: Sequence[str], rows: Iterable[Sequence[str]], delimiter: str = ","
+) -> Path:
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter=delimiter)
         writer.writerow(header)

@@ -25,7 +25,12 @@ def _lines_then_fail(count: int) -> Iterator[str]:
 
 def test_failure_midway_leaves_no_file_and_no_temp(tmp_path: Path) -> None:
     with pytest.raises(Interrupted):
-        write_files([(tmp_path / "a.jsonl", iter(["x\n"] * 10)), (tmp_path / "b.jsonl", _lines_then_fail(5000))])
+        write_files(
+            [
+                (tmp_path / "a.jsonl", iter(["x\n"] * 10)),
+                (tmp_path / "b.jsonl", _lines_then_fail(5000)),
+            ]
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -33,7 +38,9 @@ def test_failure_keeps_previous_outputs_untouched(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_text("old a\n")
     (tmp_path / "b.jsonl").write_text("old b\n")
     with pytest.raises(Interrupted):
-        write_files([(tmp_path / "a.jsonl", ["new a\n"]), (tmp_path / "b.jsonl", _lines_then_fail(3))])
+        write_files(
+            [(tmp_path / "a.jsonl", ["new a\n"]), (tmp_path / "b.jsonl", _lines_then_fail(3))]
+        )
     assert (tmp_path / "a.jsonl").read_text() == "old a\n"
     assert (tmp_path / "b.jsonl").read_text() == "old b\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "b.jsonl"]
@@ -41,7 +48,9 @@ def test_failure_keeps_previous_outputs_untouched(tmp_path: Path) -> None:
 
 def test_success_replaces_all_files(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_text("old a\n")
-    write_files([(tmp_path / "a.jsonl", ["new ", "a\n"]), (tmp_path / "b.jsonl", (s for s in ["b\n"]))])
+    write_files(
+        [(tmp_path / "a.jsonl", ["new ", "a\n"]), (tmp_path / "b.jsonl", (s for s in ["b\n"]))]
+    )
     assert (tmp_path / "a.jsonl").read_text() == "new a\n"
     assert (tmp_path / "b.jsonl").read_text() == "b\n"
     assert len(list(tmp_path.iterdir())) == 2

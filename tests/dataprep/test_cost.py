@@ -34,7 +34,10 @@ def test_cost_json_matches_independent_arithmetic(tmp_path: Path) -> None:
 def test_cost_table_for_bedrock_file(tmp_path: Path) -> None:
     record = {
         "system": "Be brief.",
-        "messages": [{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "hi"}],
+        "messages": [
+            {"role": "user", "content": "hello there"},
+            {"role": "assistant", "content": "hi"},
+        ],
     }
     path = write_jsonl(tmp_path / "train.jsonl", [record] * 10)
     tokens = 10 * math.ceil(len("Be brief." + "hello there" + "hi") / 4)
@@ -51,7 +54,9 @@ def test_cost_table_for_bedrock_file(tmp_path: Path) -> None:
 
 def test_cost_flags_must_come_together_and_file_must_be_readable(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "train.jsonl", _records())
-    partial = run_cli("estimate-cost", path, "--epochs", "1", "--price-per-1k-tokens", "1", "--hours", "5")
+    partial = run_cli(
+        "estimate-cost", path, "--epochs", "1", "--price-per-1k-tokens", "1", "--hours", "5"
+    )
     assert partial.returncode == 2 and "go together" in partial.stderr
     negative = run_cli("estimate-cost", path, "--epochs", "1", "--price-per-1k-tokens", "-1")
     assert negative.returncode == 2

@@ -37,7 +37,8 @@ def test_missing_field_in_json_lines(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no column 'text'"):
         _prepare(source, tmp_path / "out")
     source = write_jsonl(
-        tmp_path / "in2.jsonl", [{"text": "x", "label": "a"}, {"text": "y"}, {"text": "z", "label": "b"}]
+        tmp_path / "in2.jsonl",
+        [{"text": "x", "label": "a"}, {"text": "y"}, {"text": "z", "label": "b"}],
     )
     with pytest.raises(DataError, match=r"in2.jsonl:2: no field 'label'"):
         _prepare(source, tmp_path / "out")
@@ -61,7 +62,7 @@ def test_header_only_csv(tmp_path: Path) -> None:
 
 def test_non_utf8_csv_names_line_and_byte(tmp_path: Path) -> None:
     source = tmp_path / "in.csv"
-    good = "text,label\nfine,a\nalso fine,b\n".encode()
+    good = b"text,label\nfine,a\nalso fine,b\n"
     source.write_bytes(good + b"caf\xe9,a\n")
     code, err = _cli_prepare(source, tmp_path / "out")
     assert code == 2
@@ -90,7 +91,9 @@ def test_malformed_json_line_names_line(tmp_path: Path) -> None:
 
 
 def test_json_values_that_are_not_text(tmp_path: Path) -> None:
-    source = write_jsonl(tmp_path / "in.jsonl", [{"text": "a", "label": 1}, {"text": {"x": 1}, "label": 2}])
+    source = write_jsonl(
+        tmp_path / "in.jsonl", [{"text": "a", "label": 1}, {"text": {"x": 1}, "label": 2}]
+    )
     with pytest.raises(DataError, match=r"in.jsonl:2: field 'text' is a JSON dict"):
         _prepare(source, tmp_path / "out")
 
@@ -104,7 +107,7 @@ def test_lone_surrogate_is_reported(tmp_path: Path) -> None:
 
 def test_ragged_csv_row(tmp_path: Path) -> None:
     source = tmp_path / "in.csv"
-    source.write_text("text,label\n\"multi\nline\",a\nfine,b,extra\n", encoding="utf-8")
+    source.write_text('text,label\n"multi\nline",a\nfine,b,extra\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"in.csv:4: expected 2 fields like the header, found 3"):
         _prepare(source, tmp_path / "out")
 

@@ -25,7 +25,9 @@ SPLITS = ("train", "validation", "test")
 
 
 def _options(out: Path, fmt: str = "openai", **extra: object) -> PrepareOptions:
-    return PrepareOptions(text_column="text", label_column="label", format=fmt, out_dir=out, **extra)  # type: ignore[arg-type]
+    return PrepareOptions(
+        text_column="text", label_column="label", format=fmt, out_dir=out, **extra
+    )  # type: ignore[arg-type]
 
 
 def _outputs(out: Path) -> dict[str, list[dict[str, object]]]:
@@ -170,7 +172,7 @@ def test_rows_are_shuffled_not_grouped_by_label(tmp_path: Path) -> None:
 
 def test_openai_records_and_token_estimate(tmp_path: Path) -> None:
     rows = sample_rows({"positive": 30, "negative": 10})
-    source = write_jsonl(tmp_path / "in.jsonl", [{"text": t, "label": l} for t, l in rows])
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": t, "label": lab} for t, lab in rows])
     summary = prepare(source, _options(tmp_path / "out", separator=" ->", stop_suffix="\n"))
     originals = dict(rows)
     for split, records in _outputs(tmp_path / "out").items():
@@ -214,7 +216,7 @@ def test_bedrock_drops_rows_it_would_reject(tmp_path: Path) -> None:
 def test_unicode_text_survives_round_trip(tmp_path: Path) -> None:
     rows = [("Schlaflosigkeit – schön größer ☺", "positive"), ("line\u2028separator", "negative")]
     rows += sample_rows({"positive": 10, "negative": 10})
-    source = write_jsonl(tmp_path / "in.jsonl", [{"text": t, "label": l} for t, l in rows])
+    source = write_jsonl(tmp_path / "in.jsonl", [{"text": t, "label": lab} for t, lab in rows])
     prepare(source, _options(tmp_path / "out"))
     texts = {prompt_text(r) for s in SPLITS for r in read_jsonl(tmp_path / "out" / f"{s}.jsonl")}
     assert {"Schlaflosigkeit – schön größer ☺", "line\u2028separator"} <= texts

@@ -103,22 +103,33 @@ def test_bedrock_record_count_limits(tmp_path: Path, count: int, role: str, ok: 
     if ok:
         assert messages == []
     else:
-        assert messages == [f"{path}: {count} records; Bedrock accepts " + messages[0].split("accepts ")[1]]
+        assert messages == [
+            f"{path}: {count} records; Bedrock accepts " + messages[0].split("accepts ")[1]
+        ]
         assert role in messages[0]
 
 
 OPENAI_CASES = [
-    (json.dumps({"prompt": "a" + SEPARATOR, "completion": " x", "id": 1}), "unexpected keys ['id']"),
+    (
+        json.dumps({"prompt": "a" + SEPARATOR, "completion": " x", "id": 1}),
+        "unexpected keys ['id']",
+    ),
     (json.dumps({"prompt": "a" + SEPARATOR}), "missing 'completion'"),
     (json.dumps({"prompt": 5, "completion": " x"}), "'prompt' must be a string"),
-    (json.dumps({"prompt": "a" + SEPARATOR, "completion": "positive"}), "must start with whitespace"),
+    (
+        json.dumps({"prompt": "a" + SEPARATOR, "completion": "positive"}),
+        "must start with whitespace",
+    ),
     (json.dumps({"prompt": "a" + SEPARATOR, "completion": ""}), "'completion' is empty"),
     (
         json.dumps({"prompt": "no separator here\n", "completion": " x"}),
         "does not end with the separator '\\n\\n###\\n\\n' (39 of 40 prompts do)",
     ),
     (json.dumps({"prompt": SEPARATOR, "completion": " x"}), "no text before the separator"),
-    (json.dumps({"prompt": "a" + SEPARATOR, "completion": " x END"}), "completion ends with ' END'"),
+    (
+        json.dumps({"prompt": "a" + SEPARATOR, "completion": " x END"}),
+        "completion ends with ' END'",
+    ),
 ]
 
 
@@ -136,7 +147,8 @@ def test_openai_stop_suffix_must_be_consistent(tmp_path: Path) -> None:
 
     path = _file_with(tmp_path, make, json.dumps({"prompt": "text ->", "completion": " yes"}))
     assert _messages(path, "openai") == [
-        f"{path}:{BAD_LINE}: completion lacks the stop suffix '\\n' (39 of 40 completions end with it)"
+        f"{path}:{BAD_LINE}: completion lacks the stop suffix '\\n' "
+        "(39 of 40 completions end with it)"
     ]
 
 
@@ -155,7 +167,9 @@ def test_openai_prompts_without_a_shared_ending(tmp_path: Path) -> None:
         tmp_path / "d.jsonl",
         [{"prompt": p, "completion": " x"} for p in ("alpha", "beta!", "gamma?", "delta 1")],
     )
-    assert _messages(path, "openai") == [f"{path}: the prompts do not share a separator at their end"]
+    assert _messages(path, "openai") == [
+        f"{path}: the prompts do not share a separator at their end"
+    ]
 
 
 def test_separator_detection_prefers_what_most_prompts_share() -> None:
