@@ -255,12 +255,13 @@ def test_timeout_and_malformed_answers(client: Any, emulator: Any) -> None:
     emulator.set_faults(timeout_rate=1.0, timeout_seconds=1.5)
     response = invoke(client, "echo-anthropic", {"input": "x"})
     assert response.status_code == 504 and error_of(response)["code"] == "model_timeout"
-    emulator.reset()
-    emulator.set_faults(malformed_rate=1.0)
-    for model in ("echo-anthropic", "echo-converse", "echo-openai-chat"):
-        response = invoke(client, model, {"input": "x"})
-        assert response.status_code == 502, (model, response.body)
-        assert error_of(response)["code"] == "model_error"
+    for kind in ("invalid_json", "missing_fields"):
+        emulator.reset()
+        emulator.set_faults(malformed_rate=1.0, malformed_kind=kind)
+        for model in ("echo-anthropic", "echo-converse", "echo-llama3", "echo-openai-chat"):
+            response = invoke(client, model, {"input": "x"})
+            assert response.status_code == 502, (kind, model, response.body)
+            assert error_of(response)["code"] == "model_error"
 
 
 def test_openai_errors_map_to_contract(client: Any, emulator: Any) -> None:

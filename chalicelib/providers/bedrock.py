@@ -14,6 +14,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 from chalicelib import aws
 from chalicelib.errors import (
@@ -80,7 +81,8 @@ def call(model_id: str, api: Api, request: dict[str, Any]) -> Any:
         raise ModelNotReady(
             "The model service could not be reached.", retry_after=NOT_READY_RETRY_AFTER
         ) from exc
-    except BotoCoreError as exc:
+    except (BotoCoreError, ResponseParserError) as exc:
+        # ResponseParserError (an unreadable Converse body) is not a BotoCoreError.
         raise ModelError("The model answered something unreadable.") from exc
     try:
         return json.loads(payload)
