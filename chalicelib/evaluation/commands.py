@@ -256,7 +256,8 @@ def register(subparsers: Any) -> None:
         "evaluate",
         help="evaluate deployments on a held-out set; writes results, items, report",
         description="Evaluate one or more deployments on the same held-out items. Answers are "
-        "cached in DIR/.cache.sqlite, so an interrupted run resumes where it stopped.",
+        "cached in DIR/.cache.sqlite, so an interrupted run resumes where it stopped; delete "
+        "that file (or use another DIR) to ask the models again.",
     )
     evaluate.add_argument(
         "--model", action="append", required=True, metavar="NAME", help="repeat to compare"

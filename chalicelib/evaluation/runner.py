@@ -41,7 +41,8 @@ class _Failure:
     attempts: int
 
 
-def _prompt(deployment: Deployment, item: Item) -> Prompt:
+def prompt_for(deployment: Deployment, item: Item) -> Prompt:
+    """The item as this deployment was tuned to read it (template, separator, system)."""
     if isinstance(item.input, str):
         return render_prompt(deployment.prompt, input_text=item.input, system=item.system)
     return render_prompt(deployment.prompt, messages=item.input, system=item.system)
@@ -121,7 +122,7 @@ class Evaluator:
         reference = read_reference(deployment.output, item.reference)
         base = Answer(deployment.name, "error", reference)
         try:
-            prompt = _prompt(deployment, item)
+            prompt = prompt_for(deployment, item)
         except TunegateError as error:
             return replace(base, error_code=error.code)
         key = None

@@ -36,7 +36,7 @@ ITEM_FIELDS = {
 
 
 @pytest.fixture()
-def emulator(local_stack: Any) -> Iterator[Any]:
+def fresh_emulator(local_stack: Any) -> Iterator[Any]:
     local_stack.emulator.reset()
     yield local_stack.emulator
     local_stack.emulator.reset()
@@ -52,7 +52,9 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def evaluate(out: Path, *models: str, dataset: Path | str = TEST_SET, extra: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+def evaluate(
+    out: Path, *models: str, dataset: Path | str = TEST_SET, extra: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     model_args = [arg for m in models for arg in ("--model", m)]
     return cli("evaluate", *model_args, "--dataset", str(dataset), "--out", str(out), *extra)
 
@@ -76,7 +78,9 @@ def without_latency(results: dict[str, Any]) -> dict[str, Any]:
     return {m: {k: v for k, v in r.items() if k != "latency_ms"} for m, r in results.items()}
 
 
-def test_evaluate_writes_every_output_and_prints_the_table(emulator: Any, tmp_path: Path) -> None:
+def test_evaluate_writes_every_output_and_prints_the_table(
+    fresh_emulator: Any, tmp_path: Path
+) -> None:
     out = tmp_path / "eval"
     models = ("sentiment-converse", "sentiment-legacy")
     done = evaluate(out, *models, extra=("--limit", "30", "--samples", "5", "--seed", "3"))
@@ -84,7 +88,7 @@ def test_evaluate_writes_every_output_and_prints_the_table(emulator: Any, tmp_pa
     for model in models:
         assert model in done.stdout
     assert "accuracy" in done.stdout and "McNemar" in done.stdout
-    assert emulator.stats()["total"] == 60
+    assert fresh_emulator.stats()["total"] == 60
     assert {p.name for p in out.iterdir() if not p.name.startswith(".cache")} == OUTPUTS
 
     results = json.loads((out / "results.json").read_text())
@@ -122,7 +126,7 @@ def test_evaluate_writes_every_output_and_prints_the_table(emulator: Any, tmp_pa
     assert report.startswith("<!DOCTYPE html>") and "sentiment-legacy" in report
 
 
-def test_report_rebuilds_the_page_from_the_files(emulator: Any, tmp_path: Path) -> None:
+def test_report_rebuilds_the_page_from_the_files(fresh_emulator: Any, tmp_path: Path) -> None:
     out = tmp_path / "eval"
     assert evaluate(out, "sentiment-converse", extra=("--limit", "8")).returncode == 0
     original = (out / "report.html").read_text()
@@ -134,7 +138,7 @@ def test_report_rebuilds_the_page_from_the_files(emulator: Any, tmp_path: Path) 
     assert missing.returncode == 2 and "report: error" in missing.stderr
 
 
-def test_conversation_dataset_from_s3(emulator: Any, tmp_path: Path) -> None:
+def test_conversation_dataset_from_s3(fresh_emulator: Any, tmp_path: Path) -> None:
     from chalicelib import aws
 
     s3 = aws.client("s3")
@@ -154,7 +158,9 @@ def test_conversation_dataset_from_s3(emulator: Any, tmp_path: Path) -> None:
     assert gone.returncode == 2 and "cannot read" in gone.stderr
 
 
-def test_runs_that_cannot_start_fail_before_any_model_call(emulator: Any, tmp_path: Path) -> None:
+def test_runs_that_cannot_start_fail_before_any_model_call(
+    fresh_emulator: Any, tmp_path: Path
+) -> None:
     unknown = evaluate(tmp_path / "a", "no-such-model")
     assert unknown.returncode == 2 and "unknown model 'no-such-model'" in unknown.stderr
     bad = tmp_path / "bad.jsonl"
@@ -168,7 +174,7 @@ def test_runs_that_cannot_start_fail_before_any_model_call(emulator: Any, tmp_pa
     assert numbers.returncode == 2 and "has no number" in numbers.stderr
     missing = evaluate(tmp_path / "d", "sentiment-converse", dataset=tmp_path / "nope.jsonl")
     assert missing.returncode == 2 and "cannot read" in missing.stderr
-    assert emulator.stats()["total"] == 0
+    assert fresh_emulator.stats()["total"] == 0
     assert not (tmp_path / "b").exists()
 
 
@@ -184,11 +190,11 @@ def wait_for_cache(out: Path, at_least: int, process: subprocess.Popen[str]) -> 
 
 
 def test_a_killed_run_resumes_without_calling_finished_items_again(
-    emulator: Any, tmp_path: Path
+    fresh_emulator: Any, tmp_path: Path
 ) -> None:
     out = tmp_path / "resume"
     args = ("--concurrency", "2", "--limit", "40")
-    emulator.set_faults(latency_ms=100)
+    fresh_emulator.set_faults(latency_ms=100)
     process = subprocess.Popen(
         command(
             "evaluate",
@@ -211,14 +217,14 @@ def test_a_killed_run_resumes_without_calling_finished_items_again(
     process.communicate()
     finished = cached_answers(out)
     assert 8 <= finished < 40
-    assert emulator.stats()["total"] >= finished
+    assert fresh_emulator.stats()["total"] >= finished
     assert not (out / "results.json").exists()  # a crashed run leaves no half outputs
 
     time.sleep(0.5)  # calls the killed process left in flight end (and are counted) first
-    emulator.reset()  # zero the call counts (and the latency)
+    fresh_emulator.reset()  # zero the call counts (and the latency)
     resumed = evaluate(out, "sentiment-converse", extra=args)
     assert resumed.returncode == 0, resumed.stderr
-    assert emulator.stats()["total"] == 40 - finished
+    assert fresh_emulator.stats()["total"] == 40 - finished
     results = json.loads((out / "results.json").read_text())
     assert results["meta"]["n_answers_cached"] == finished
     assert results["meta"]["model_calls"] == 40 - finished
@@ -230,9 +236,9 @@ def test_a_killed_run_resumes_without_calling_finished_items_again(
     assert without_latency(again["results"]) == without_latency(results["results"])
 
 
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(emulator: Any, tmp_path: Path) -> None:
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(fresh_emulator: Any, tmp_path: Path) -> None:
     out = tmp_path / "interrupted"
-    emulator.set_faults(latency_ms=100)
+    fresh_emulator.set_faults(latency_ms=100)
     process = subprocess.Popen(
         command(
             "evaluate",

@@ -23,7 +23,7 @@ LABELS = {"type": "label", "labels": ["negative", "neutral", "positive"]}
 
 
 @pytest.fixture()
-def stack(local_stack: Any) -> Iterator[Any]:
+def runner_stack(local_stack: Any) -> Iterator[Any]:
     """The shared stack with a clean emulator, and a model client that makes one attempt, so
     every retry here is the runner's own."""
     from chalicelib import aws
@@ -44,8 +44,8 @@ def stack(local_stack: Any) -> Iterator[Any]:
     local_stack.emulator.reset()
 
 
-def registry(stack: Any) -> dict[str, Deployment]:
-    return {d.name: d for d in load_registry(stack.models_file).deployments}
+def registry(runner_stack: Any) -> dict[str, Deployment]:
+    return {d.name: d for d in load_registry(runner_stack.models_file).deployments}
 
 
 def deployment(**fields: Any) -> Deployment:
@@ -66,8 +66,8 @@ def items(limit: int) -> list[Item]:
     return list(Dataset.from_path(TEST_SET).items(limit))
 
 
-def calls(stack: Any) -> int:
-    return int(stack.emulator.stats()["total"])
+def calls(runner_stack: Any) -> int:
+    return int(runner_stack.emulator.stats()["total"])
 
 
 def without_latency(results: dict[str, Any]) -> dict[str, Any]:
@@ -80,11 +80,11 @@ def without_latency(results: dict[str, Any]) -> dict[str, Any]:
     return {**results, "results": {m: strip(r) for m, r in results["results"].items()}}
 
 
-def test_items_are_answered_and_scored_with_the_shared_parser(stack: Any) -> None:
-    models = registry(stack)
+def test_items_are_answered_and_scored_with_the_shared_parser(runner_stack: Any) -> None:
+    models = registry(runner_stack)
     chosen = [models["sentiment-converse"], models["sentiment-legacy"]]
     outcome = evaluate_chunk(items(40), chosen, concurrency=8)
-    assert calls(stack) == 80
+    assert calls(runner_stack) == 80
     assert [r.item.index for r in outcome.results] == list(range(40))
     correct = {name: 0 for name in ("sentiment-converse", "sentiment-legacy")}
     for result in outcome.results:
@@ -105,14 +105,14 @@ def test_items_are_answered_and_scored_with_the_shared_parser(stack: Any) -> Non
     assert outcome.totals.n_items == 40 and outcome.totals.model_calls == 80
 
 
-def test_injected_faults_give_the_same_metrics_as_a_clean_run(stack: Any) -> None:
-    models = registry(stack)
+def test_injected_faults_give_the_same_metrics_as_a_clean_run(runner_stack: Any) -> None:
+    models = registry(runner_stack)
     chosen = [models["sentiment-converse"], models["sentiment-legacy"]]
     data = items(60)
     clean = evaluate_chunk(data, chosen, concurrency=8, seed=4)
-    assert calls(stack) == 120
-    stack.emulator.reset()
-    stack.emulator.set_faults(
+    assert calls(runner_stack) == 120
+    runner_stack.emulator.reset()
+    runner_stack.emulator.set_faults(
         throttle_rate=0.2,
         model_not_ready_rate=0.05,
         timeout_rate=0.02,
@@ -132,10 +132,10 @@ def test_injected_faults_give_the_same_metrics_as_a_clean_run(stack: Any) -> Non
     faulty = EvaluationTotals([d.name for d in chosen], seed=4)
     for result in evaluator.run(data):
         faulty.add(result)
-    outcomes = stack.emulator.stats()["outcomes"]
+    outcomes = runner_stack.emulator.stats()["outcomes"]
     for fault in ("ThrottlingException", "ModelNotReadyException", "malformed"):
         assert outcomes.get(fault, 0) > 0, outcomes
-    assert evaluator.model_calls == calls(stack) > 120
+    assert evaluator.model_calls == calls(runner_stack) > 120
     assert evaluator.limit.decreases > 0  # throttling lowered the concurrency
     assert faulty.n_items_with_errors == 0
     want = without_latency(clean.totals.results(resamples=200))
@@ -143,28 +143,28 @@ def test_injected_faults_give_the_same_metrics_as_a_clean_run(stack: Any) -> Non
     assert got == want
 
 
-def test_chunks_served_from_the_cache_merge_into_one_pass(stack: Any) -> None:
-    models = registry(stack)
+def test_chunks_served_from_the_cache_merge_into_one_pass(runner_stack: Any) -> None:
+    models = registry(runner_stack)
     chosen = [models["sentiment-converse"], models["sentiment-legacy"]]
     cache = MemoryCache()
     data = items(50)
     whole = evaluate_chunk(data, chosen, cache=cache, samples=7, seed=2)
-    assert len(cache) == 100 and calls(stack) == 100
+    assert len(cache) == 100 and calls(runner_stack) == 100
     merged = EvaluationTotals([d.name for d in chosen], samples=7, seed=2)
     for start in range(0, 50, 16):
         part = evaluate_chunk(data[start : start + 16], chosen, cache=cache, samples=7, seed=2)
         assert all(a.cached and a.attempts == 0 for r in part.results for a in r.answers)
         merged.merge(part.totals)
-    assert calls(stack) == 100  # nothing called again
+    assert calls(runner_stack) == 100  # nothing called again
     assert merged.results(resamples=50) == whole.totals.results(resamples=50)
 
 
-def test_errors_are_never_cached(stack: Any, tmp_path: Path) -> None:
+def test_errors_are_never_cached(runner_stack: Any, tmp_path: Path) -> None:
     from emulator import REFERENCE_MODEL_ARN
 
-    chosen = [registry(stack)["sentiment-converse"]]
+    chosen = [registry(runner_stack)["sentiment-converse"]]
     data = items(20)
-    stack.emulator.script(
+    runner_stack.emulator.script(
         [{"model_id": REFERENCE_MODEL_ARN, "error": "ModelErrorException"}] * 5
     )
     once = RetryPolicy(attempts={})  # nothing retried: the scripted errors stick
@@ -174,52 +174,52 @@ def test_errors_are_never_cached(stack: Any, tmp_path: Path) -> None:
         assert errors == [0, 1, 2, 3, 4]
         assert {r.answers[0].error_code for r in first.results[:5]} == {"model_error"}
         assert len(cache) == 15
-    stack.emulator.reset()
+    runner_stack.emulator.reset()
     with SqliteCache(tmp_path / "cache.sqlite") as cache:  # a new process would reopen it
         second = evaluate_chunk(data, chosen, concurrency=4, cache=cache)
-        assert calls(stack) == 5  # only the items that failed
+        assert calls(runner_stack) == 5  # only the items that failed
         assert not any(r.has_error for r in second.results)
         assert [r.item.index for r in second.results if not r.answers[0].cached] == errors
         assert len(cache) == 20
 
 
-def test_sampled_answers_are_not_cached(stack: Any) -> None:
+def test_sampled_answers_are_not_cached(runner_stack: Any) -> None:
     sampled = deployment(name="sampled", inference={"max_tokens": 5, "temperature": 0.7})
     cache = MemoryCache()
     data = items(10)
     evaluate_chunk(data, [sampled], cache=cache)
     evaluate_chunk(data, [sampled], cache=cache)
     assert len(cache) == 0
-    assert calls(stack) == 20
+    assert calls(runner_stack) == 20
 
 
-def test_unparseable_answers_are_invalid_and_not_retried(stack: Any) -> None:
+def test_unparseable_answers_are_invalid_and_not_retried(runner_stack: Any) -> None:
     echo_arn = "arn:aws:bedrock:us-east-1:000000000000:provisioned-model/echo-x"
     echo = deployment(name="echo-label", model_id=echo_arn)
     records = [{"input": f"the weather on day {i}", "target": "positive"} for i in range(6)]
     outcome = evaluate_chunk(Dataset.from_records("inline", records).items(), [echo])
     assert {a.status for r in outcome.results for a in r.answers} == {"invalid"}
     assert all(a.attempts == 1 and a.output for r in outcome.results for a in r.answers)
-    assert calls(stack) == 6
+    assert calls(runner_stack) == 6
     metrics = outcome.totals.results(resamples=10)["results"]["echo-label"]
     assert (metrics["n_invalid"], metrics["accuracy"], metrics["invalid_rate"]) == (6, 0.0, 1.0)
 
 
-def test_a_missing_model_fails_each_item_once_without_retries(stack: Any) -> None:
+def test_a_missing_model_fails_each_item_once_without_retries(runner_stack: Any) -> None:
     missing = deployment(
         name="missing", model_id="arn:aws:bedrock:us-east-1:000000000000:provisioned-model/none"
     )
     outcome = evaluate_chunk(items(5), [missing])
     assert [a.error_code for r in outcome.results for a in r.answers] == ["model_error"] * 5
     assert all(a.attempts == 1 for r in outcome.results for a in r.answers)
-    assert calls(stack) == 5
+    assert calls(runner_stack) == 5
     assert outcome.totals.results(resamples=10)["results"]["missing"]["n_error"] == 5
 
 
-def test_an_unexpected_failure_stays_with_its_item(stack: Any) -> None:
+def test_an_unexpected_failure_stays_with_its_item(runner_stack: Any) -> None:
     from chalicelib.providers import complete
 
-    chosen = registry(stack)["sentiment-converse"]
+    chosen = registry(runner_stack)["sentiment-converse"]
 
     def flaky(dep: Deployment, prompt: Any, params: Any) -> Any:
         if "Celexa" in prompt.messages[-1].content:
