@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from emulator.base_model import BASE_MODEL_ID, base_answer
 from emulator.reference_model import ReferenceClassifier
 from emulator.wire import ApiError
 
@@ -14,11 +15,12 @@ REFERENCE_MODEL_ARN = "arn:aws:bedrock:us-east-1:000000000000:provisioned-model/
 OPENAI_REFERENCE_MODEL = "ft:tunegate-drugreview"
 MAX_TOKENS_LIMIT = 8192
 
-Kind = Literal["reference", "echo"]
+Kind = Literal["reference", "base", "echo"]
 Finish = Literal["end", "max_tokens", "stop_sequence"]
 DEFAULT_MODELS: dict[str, Kind] = {
     REFERENCE_MODEL_ARN: "reference",
     OPENAI_REFERENCE_MODEL: "reference",
+    BASE_MODEL_ID: "base",
 }
 _WORD = re.compile(r"\S+")
 
@@ -73,8 +75,8 @@ class ModelTable:
     def __init__(self, models: Mapping[str, str] | None, classifier: ReferenceClassifier | None):
         table: dict[str, str] = {**DEFAULT_MODELS, **(models or {})}
         for model_id, kind in table.items():
-            if kind not in ("reference", "echo"):
-                raise ValueError(f"model {model_id!r}: kind must be 'reference' or 'echo'")
+            if kind not in ("reference", "base", "echo"):
+                raise ValueError(f"model {model_id!r}: kind must be reference, base or echo")
         self.models = table
         self.classifier = classifier
 
@@ -99,6 +101,8 @@ class ModelTable:
     def generate(self, kind: str, request: ModelRequest) -> Generation:
         if kind == "echo":
             return finish(request, request.echo_text)
+        if kind == "base":
+            return finish(request, base_answer(request.classify_text))
         assert self.classifier is not None  # kind() refuses the reference model without one
         label = self.classifier.predict(request.classify_text)
         return finish(request, f" {label}" if request.completion_style else label)

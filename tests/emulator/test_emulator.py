@@ -727,3 +727,18 @@ def test_cli_prints_ready_line_and_stops_on_sigterm(train_file: Path) -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_base_model_answers_like_an_untuned_model(client: Any) -> None:
+    from emulator import BASE_MODEL_ID
+    from emulator.base_model import base_answer
+
+    for text in (
+        "Great drug, it helped so much, highly recommend.",
+        "Terrible, made me sick, I quit.",
+        "It is a pill.",
+    ):
+        response = converse(client, BASE_MODEL_ID, text + "\n\n###\n\n")
+        answer = response["output"]["message"]["content"][0]["text"]
+        assert answer == base_answer(text)
+    assert base_answer("It is a pill.").startswith("The review seems mixed")
