@@ -1,0 +1,55 @@
+"""A backing store that cannot be reached (DynamoDB on a dead endpoint) gives a clean 503 with
+Retry-After, never a 500, and leaves no partial record behind."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+
+from tests.test_api_invoke import POSITIVE, error_of, invoke
+
+DEAD_ENDPOINT = "http://127.0.0.1:9"  # discard port: connections are refused at once
+
+
+def count(table: str) -> int:
+    return int(boto3.client("dynamodb").scan(TableName=table, Select="COUNT")["Count"])
+
+
+def test_invoke_with_dynamodb_down_is_503_and_records_nothing(
+    client: Any, local_stack: Any
+) -> None:
+    before = count("tunegate-test-invocations")
+    invocation = json.loads(invoke(client, "sentiment-converse", {"input": POSITIVE}).body)
+    from chalicelib import aws
+
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = DEAD_ENDPOINT
+    aws.reset_clients()
+    try:
+        response = invoke(client, "sentiment-converse", {"input": POSITIVE})
+        body = {
+            "invocation_id": invocation["invocation_id"],
+            "feedback_token": invocation["feedback_token"],
+            "rating": 5,
+        }
+        feedback = client.http.post(
+            "/v1/feedback", headers={"content-type": "application/json"}, body=json.dumps(body)
+        )
+    finally:
+        del os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
+        aws.reset_clients()
+    for failed in (response, feedback):
+        assert failed.status_code == 503, failed.body
+        error = error_of(failed)
+        assert error["code"] == "service_unavailable" and "try again" in error["message"]
+        assert int(failed.headers["Retry-After"]) > 0
+    assert count("tunegate-test-invocations") == before + 1  # only the first invocation
+    stored = boto3.client("dynamodb").get_item(
+        TableName="tunegate-test-feedback",
+        Key={"invocation_id": {"S": invocation["invocation_id"]}},
+    )
+    assert "Item" not in stored
+    # and the service recovers by itself once the store is back
+    assert invoke(client, "sentiment-converse", {"input": POSITIVE}).status_code == 200
