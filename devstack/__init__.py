@@ -7,7 +7,13 @@ import hashlib
 import json
 import os
 import socket
+import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,3 +100,46 @@ def start_local_stack(
     aws.reset_clients()
     list(bootstrap_resources())
     return LocalStack(moto_url, emu, moto, models_file, env)
+
+
+@contextmanager
+def serve_api(extra_env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[str]:
+    """The app over real HTTP under `chalice local`, in its own process, on a free port.
+
+    Its stage is absent from config.json, so Chalice adds only the global variables and the
+    local stack's environment (moto, emulator, registry, secrets) reaches the app unchanged."""
+    port = free_port()
+    command = [sys.executable, "-m", "devstack.chalice_local", "local", "--no-autoreload"]
+    command += ["--stage", "devstack"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    sink = log.open("wb") if log else subprocess.DEVNULL
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **(extra_env or {})},
+        stdout=sink,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"chalice local exited with {process.returncode}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1):  # noqa: S310 (loopback)
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("chalice local did not start in 60 s") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if log and not isinstance(sink, int):
+            sink.close()

@@ -1,7 +1,8 @@
 """`make run`: the whole local stack on 127.0.0.1, no AWS account needed.
 
 moto server (DynamoDB, S3, SQS), the Bedrock Runtime emulator serving the local reference model,
-bootstrap of the stage's resources, then the API under `chalice local`. Ctrl-C stops everything.
+bootstrap of the stage's resources, the API under `chalice local` and the evaluation worker
+(scripts/worker.py). Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -84,9 +85,10 @@ def main() -> int:
             env=env,
             check=True,
         )
-        chalice = str(Path(python).parent / "chalice")
         api = start(
-            chalice,
+            python,
+            "-m",
+            "devstack.chalice_local",  # chalice local with a deeper listen backlog
             "local",
             "--no-autoreload",
             "--stage",
@@ -98,6 +100,8 @@ def main() -> int:
         )
         url = f"http://127.0.0.1:{port}"
         wait_for(f"{url}/health", api)
+        # chalice local runs no event sources: this polls the queue for the evaluation worker.
+        start(python, "scripts/worker.py", "--stage", stage)
         print(
             f"""
 Tunegate local stack is up.
@@ -105,6 +109,7 @@ Tunegate local stack is up.
   API key:  {DEV_API_KEY}
   Bedrock:  {env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"]} (emulator, reference model)
   AWS:      {env["AWS_ENDPOINT_URL"]} (moto: DynamoDB, S3, SQS)
+  Worker:   scripts/worker.py (evaluation jobs from {env["EVALUATION_QUEUE"]})
 Try:
   curl -s {url}/v1/models/drug-review-sentiment/invoke -H 'x-api-key: {DEV_API_KEY}' \\
        -H 'content-type: application/json' -d '{{"input": "This drug changed my life."}}'
