@@ -75,23 +75,24 @@ def text_at(body: Any, family: str, *path: str | int) -> str:
     return value
 
 
-def optional_int(body: Any, *path: str | int) -> int | None:
+def _walk(body: Any, path: tuple[str | int, ...]) -> Any:
+    """The value at `path`, or None where a step is missing."""
     node = body
     for step in path:
         try:
             node = node[step]
         except (KeyError, IndexError, TypeError):
             return None
+    return node
+
+
+def optional_int(body: Any, *path: str | int) -> int | None:
+    node = _walk(body, path)
     return node if isinstance(node, int) and not isinstance(node, bool) else None
 
 
 def optional_str(body: Any, *path: str | int) -> str | None:
-    node = body
-    for step in path:
-        try:
-            node = node[step]
-        except (KeyError, IndexError, TypeError):
-            return None
+    node = _walk(body, path)
     return node if isinstance(node, str) else None
 
 
