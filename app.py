@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import Any
 
 from chalice import Chalice, Response
-from chalice.app import Request
+from chalice.app import Request, SQSEvent
 
 from chalicelib import __version__
 from chalicelib.api_models import InvokeRequest, ModelSummary
 from chalicelib.errors import TunegateError
+from chalicelib.evaluation.report import CSP as REPORT_CSP
 from chalicelib.feedback import (
     ExportQuery,
     FeedbackRequest,
@@ -21,6 +23,11 @@ from chalicelib.feedback import (
     summarize,
 )
 from chalicelib.invocations import invoke
+from chalicelib.jobs import service as evaluations
+from chalicelib.jobs.context import get_job_context
+from chalicelib.jobs.models import EvaluationRequest, ItemsQuery, ResultsQuery
+from chalicelib.jobs.settings import get_job_settings
+from chalicelib.jobs.worker import handle_event
 from chalicelib.observability import logger, metrics
 from chalicelib.runtime import get_runtime
 from chalicelib.web import (
@@ -37,6 +44,7 @@ from chalicelib.widget import widget_script
 
 app = Chalice(app_name="tunegate")
 runtime = get_runtime()  # a bad registry or configuration stops the app here, at start
+get_job_settings()  # likewise the EVALUATION_* tuning
 
 
 @app.middleware("http")
@@ -123,3 +131,80 @@ def feedback_widget() -> Response:
         status_code=200,
         headers={"Content-Type": "application/javascript", "Cache-Control": "max-age=300"},
     )
+
+
+@api_route(app, "/v1/evaluations", methods=["POST"], content_types=["application/json"])
+def create_evaluation() -> Response:
+    jobs = get_job_context()
+    request = parse_body(current_request(app), EvaluationRequest, jobs.settings.max_body_bytes)
+    job = evaluations.submit(jobs, request)
+    return json_response(
+        {"evaluation_id": job.evaluation_id, "status": job.status},
+        202,
+        {"Location": evaluations.location(job.evaluation_id)},
+    )
+
+
+@api_route(app, "/v1/evaluations/{evaluation_id}")
+def get_evaluation(evaluation_id: str) -> Response:
+    jobs = get_job_context()
+    return json_response(evaluations.view(jobs, evaluations.get_job(jobs, evaluation_id)))
+
+
+@api_route(app, "/v1/evaluations/{evaluation_id}/items")
+def evaluation_items(evaluation_id: str) -> Response:
+    jobs = get_job_context()
+    query = parse_query(current_request(app), ItemsQuery)
+    job = evaluations.get_job(jobs, evaluation_id)
+    return json_response(evaluations.items_page(jobs, job, query))
+
+
+@api_route(app, "/v1/evaluations/{evaluation_id}/report")
+def evaluation_report(evaluation_id: str) -> Response:
+    jobs = get_job_context()
+    page = evaluations.report(jobs, evaluations.get_job(jobs, evaluation_id))
+    return Response(
+        body=page,
+        status_code=200,
+        headers={
+            "Content-Type": "text/html; charset=utf-8",
+            "Content-Security-Policy": REPORT_CSP,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@api_route(app, "/v1/evaluations/{evaluation_id}/results.json")
+def evaluation_results(evaluation_id: str) -> Response:
+    jobs = get_job_context()
+    query = parse_query(current_request(app), ResultsQuery)
+    job = evaluations.get_job(jobs, evaluation_id)
+    return json_response(evaluations.results_document(jobs, job, query.format == "lm-eval"))
+
+
+@api_route(app, "/v1/evaluations/{evaluation_id}/retry", methods=["POST"])
+def retry_evaluation(evaluation_id: str) -> Response:
+    jobs = get_job_context()
+    job = evaluations.retry(jobs, evaluations.get_job(jobs, evaluation_id))
+    return json_response(
+        {"evaluation_id": job.evaluation_id, "status": job.status},
+        202,
+        {"Location": evaluations.location(job.evaluation_id)},
+    )
+
+
+@api_route(app, "/v1/evaluations/{evaluation_id}/cancel", methods=["POST"])
+def cancel_evaluation(evaluation_id: str) -> Response:
+    jobs = get_job_context()
+    job = evaluations.cancel(jobs, evaluations.get_job(jobs, evaluation_id))
+    return json_response(
+        {"evaluation_id": job.evaluation_id, "status": job.status},
+        202,
+        {"Location": evaluations.location(job.evaluation_id)},
+    )
+
+
+@app.on_sqs_message(queue=runtime.settings.evaluation_queue, batch_size=1)
+def evaluation_worker(event: SQSEvent) -> dict[str, Any]:
+    """Chunks take seconds to minutes each: one per invocation, so they run in parallel."""
+    return handle_event(event.to_dict(), event.context)

@@ -1,0 +1,1 @@
+"""Evaluations as asynchronous jobs: API service, DynamoDB records, SQS chunk workers, finaliser."""

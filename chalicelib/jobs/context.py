@@ -1,0 +1,81 @@
+"""What every job step works with (records, objects, queue, registry, tuning), built once per
+process from the runtime; nothing touches the network until first used."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from chalicelib.errors import NotFound
+from chalicelib.evaluation.datasets import Item
+from chalicelib.evaluation.scoring import reference_problem
+from chalicelib.jobs.objects import JobObjects
+from chalicelib.jobs.queue import JobQueue
+from chalicelib.jobs.settings import JobSettings, get_job_settings
+from chalicelib.jobs.store import DynamoAnswerCache, JobStore
+from chalicelib.registry import Deployment, Registry
+
+
+@dataclass
+class JobContext:
+    store: JobStore
+    objects: JobObjects
+    queue: JobQueue
+    registry: Registry
+    settings: JobSettings
+
+    def deployments(self, names: Sequence[str]) -> list[Deployment]:
+        """The named deployments in order; NotFound names the first unknown one and its field."""
+        known = {d.name: d for d in self.registry.deployments}
+        for i, name in enumerate(names):
+            if name not in known:
+                raise NotFound(
+                    f"No deployment named {name!r}.",
+                    details=[{"field": f"models.{i}", "reason": f"unknown model {name!r}"}],
+                )
+        return [known[name] for name in names]
+
+    def cache(self, evaluation_id: str) -> DynamoAnswerCache:
+        ttl = self.settings.cache_ttl_days * 86400
+        return DynamoAnswerCache(self.store.table, evaluation_id, ttl)
+
+
+def reference_check(deployments: Sequence[Deployment]) -> Callable[[Item], str | None]:
+    """Lines whose reference a deployment cannot score fail validation, before any model call
+    (the CLI's check, on the same `reference_problem` rule)."""
+
+    def check(item: Item) -> str | None:
+        for deployment in deployments:
+            problem = reference_problem(deployment.output, item.reference)
+            if problem:
+                return f"{problem}: {deployment.name}"
+        return None
+
+    return check
+
+
+_context: JobContext | None = None
+
+
+def get_job_context() -> JobContext:
+    global _context
+    if _context is None:
+        from chalicelib.runtime import get_runtime
+
+        runtime = get_runtime()
+        settings = runtime.settings
+        _context = JobContext(
+            store=JobStore(settings.evaluations_table),
+            objects=JobObjects(settings.results_bucket),
+            queue=JobQueue(settings.evaluation_queue),
+            registry=runtime.registry,
+            settings=get_job_settings(),
+        )
+    return _context
+
+
+def reset_job_context() -> None:
+    """Forget the cached context (tests that change EVALUATION_* settings between cases)."""
+    global _context
+    _context = None
+    get_job_settings.cache_clear()

@@ -1,0 +1,159 @@
+"""The one finaliser of a round: claims the job (a conditional write with a lease), merges the
+committed chunks' totals, writes the four output files to S3, sets the final status and, for a
+completed job, emits the Evaluation* metrics once."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+from chalicelib.evaluation.outputs import (
+    ITEMS,
+    LM_EVAL,
+    REPORT,
+    RESULTS,
+    item_records,
+    lm_eval_document,
+    run_pricing,
+    write_outputs,
+)
+from chalicelib.evaluation.totals import EvaluationTotals
+from chalicelib.jobs.context import JobContext
+from chalicelib.jobs.models import JobRecord, Status
+from chalicelib.jobs.settings import WORKER_TIMEOUT_SECONDS
+from chalicelib.observability import MetricUnit, logger, metrics
+
+# One process may finalise from several threads (the local worker); EMF sets are process-wide.
+_METRICS_LOCK = threading.Lock()
+
+
+def finalize(ctx: JobContext, job: JobRecord) -> bool:
+    """Finalise `job` (running with every chunk committed, or cancelled); False when another
+    finaliser holds the claim or the outputs already exist."""
+    status: Status = job.status
+    token = uuid.uuid4().hex
+    claimed = ctx.store.claim_finalizer(
+        job.evaluation_id,
+        status=status,
+        round=job.round,
+        token=token,
+        lease_seconds=WORKER_TIMEOUT_SECONDS,
+    )
+    if not claimed:
+        return False
+    try:
+        results, totals = _write_results(ctx, job)
+        final: Status = results["meta"]["status"]
+        if status == "cancelled":
+            # A cancelled retry round keeps the chunks it did not reach: count what is shown.
+            sets: dict[str, Any] = {"done": totals.n_items, "errors": totals.n_items_with_errors}
+        else:
+            sets = {"finished_at": results["meta"]["finished_at"]}
+        finished = ctx.store.finish(
+            job.evaluation_id,
+            status=status,
+            new_status=final,
+            round=job.round,
+            token=token,
+            sets=sets,
+        )
+    except BaseException:
+        with contextlib.suppress(Exception):
+            ctx.store.release_finalizer(job.evaluation_id, token)
+        raise
+    if not finished:  # cancelled while finalising: the cancel's own finaliser takes over
+        ctx.store.release_finalizer(job.evaluation_id, token)
+        return False
+    logger.info(
+        "evaluation finished",
+        extra={"evaluation_id": job.evaluation_id, "status": final, "items": totals.n_items},
+    )
+    if final != "cancelled":
+        emit_metrics(results["results"])
+    return True
+
+
+def emit_metrics(per_model: dict[str, Any]) -> None:
+    """EvaluationAccuracy, EvaluationF1Macro, EvaluationMAE per model (dimension `model`)."""
+    with _METRICS_LOCK:
+        for model, result in per_model.items():
+            metrics.add_dimension(name="model", value=model)
+            if result.get("accuracy") is not None:
+                metrics.add_metric(
+                    name="EvaluationAccuracy", unit=MetricUnit.NoUnit, value=result["accuracy"]
+                )
+            if result.get("f1_macro") is not None:
+                metrics.add_metric(
+                    name="EvaluationF1Macro", unit=MetricUnit.NoUnit, value=result["f1_macro"]
+                )
+            if result.get("mae") is not None:
+                metrics.add_metric(
+                    name="EvaluationMAE", unit=MetricUnit.NoUnit, value=result["mae"]
+                )
+            if metrics.metric_set:
+                metrics.flush_metrics()
+            else:
+                metrics.clear_metrics()
+
+
+def _write_results(ctx: JobContext, job: JobRecord) -> tuple[dict[str, Any], EvaluationTotals]:
+    deployments = ctx.deployments(job.models)
+    totals = EvaluationTotals(job.models, samples=job.samples, seed=job.seed)
+    with TemporaryDirectory(prefix="tunegate-final-") as tmp:
+        folder = Path(tmp)
+        spool = folder / "spool.jsonl"
+        with open(spool, "w", encoding="utf-8", newline="\n") as out:
+            for record in ctx.store.chunks(job.evaluation_id):
+                chunk_results, chunk_totals = ctx.objects.get_chunk(record.object_key)
+                totals.merge(chunk_totals)
+                for result in chunk_results:
+                    for line in item_records(result):
+                        out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        finished = datetime.now(UTC)
+        started = _parse_time(job.started_at) or _parse_time(job.created_at) or finished
+        seconds = max(0.0, (finished - started).total_seconds())
+        meta = {
+            "evaluation_id": job.evaluation_id,
+            "dataset": job.dataset,
+            "models": job.models,
+            "seed": job.seed,
+            "limit": job.limit,
+            "started_at": started.isoformat(timespec="seconds"),
+            "finished_at": finished.isoformat(timespec="milliseconds"),
+            "n_items": totals.n_items,
+            "n_dataset_items": job.n_dataset_items,
+            "skipped_lines": job.skipped_lines,
+            "status": final_status(job.status, totals),
+            "round": job.round,
+            "n_items_with_errors": totals.n_items_with_errors,
+            "n_answers_cached": totals.n_answers_cached,
+            "model_calls": totals.model_calls,
+            "concurrency": job.chunks_in_flight * job.chunk_concurrency,
+            "duration_seconds": round(seconds, 3),
+        }
+        pricing = {d.name: run_pricing(d, seconds / 3600) for d in deployments}
+        results = {**totals.results(pricing), "meta": meta}
+        lm_eval = lm_eval_document(results, deployments, n_dataset_items=job.n_dataset_items or 0)
+        out_dir = folder / "out"
+        out_dir.mkdir()
+        write_outputs(out_dir, results, lm_eval, spool)
+        # results.json last: whoever sees it finds the other three already in place.
+        for name in (ITEMS, LM_EVAL, REPORT, RESULTS):
+            ctx.objects.put_output(job.evaluation_id, name, out_dir / name)
+    return results, totals
+
+
+def final_status(status: Status, totals: EvaluationTotals) -> Status:
+    if status == "cancelled":
+        return "cancelled"
+    return "completed_with_errors" if totals.n_items_with_errors else "succeeded"
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
