@@ -20,7 +20,7 @@ run: install
 
 lint: install
 	$(PY) -m ruff check .
-	$(PY) -m mypy chalicelib
+	$(PY) -m mypy chalicelib app.py
 	$(PY) -m bandit -q -r chalicelib app.py --severity-level high
 
 test: lint

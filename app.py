@@ -7,16 +7,16 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from chalice import Chalice, Response
-from chalice.app import Request, SQSEvent
+from chalice.app import Chalice, Request, Response, SQSEvent
 
-from chalicelib import __version__
+from chalicelib import __version__, openapi
 from chalicelib.api_models import InvokeRequest, ModelSummary
 from chalicelib.errors import TunegateError
 from chalicelib.evaluation.report import CSP as REPORT_CSP
 from chalicelib.feedback import (
     ExportQuery,
     FeedbackRequest,
+    SummaryQuery,
     export_training_data,
     parse_time,
     submit_feedback,
@@ -98,15 +98,16 @@ def post_feedback() -> Response:
 
 @api_route(app, "/v1/feedback", public=True, methods=["OPTIONS"])
 def feedback_preflight() -> Response:
+    """204 either way; without CORS headers for an unlisted origin, the browser refuses."""
     cors = cors_headers(current_request(app), runtime.settings.cors_allow_origins)
-    return Response(body="", status_code=204 if cors else 403, headers=cors)
+    return Response(body="", status_code=204, headers={**cors})
 
 
 @api_route(app, "/v1/models/{name}/feedback/summary")
 def feedback_summary(name: str) -> Response:
     deployment = runtime.registry.get(name)
-    query = current_request(app).query_params or {}
-    start, end = parse_time(query.get("from"), "from"), parse_time(query.get("to"), "to")
+    query = parse_query(current_request(app), SummaryQuery)
+    start, end = parse_time(query.start, "from"), parse_time(query.end, "to")
     return json_response(summarize(runtime.feedback, deployment.name, start, end))
 
 
@@ -122,6 +123,11 @@ def feedback_export() -> Response:
         status_code=200,
         headers={"Content-Type": "application/x-ndjson"},
     )
+
+
+@api_route(app, "/openapi.json", public=True)
+def openapi_document() -> Response:
+    return json_response(openapi.document())
 
 
 @api_route(app, "/widget/feedback.js", public=True)

@@ -3,7 +3,7 @@ wrong types are a 400, never coerced)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -72,3 +72,84 @@ class ModelSummary(BaseModel):
     provider: str
     request_format: str
     output: OutputSpec
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+    version: str
+    stage: str
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelSummary]
+
+
+class FeedbackResponse(BaseModel):
+    invocation_id: str
+    model: str
+    updated_at: str
+    rating: int | None = None
+    thumbs: Literal["up", "down"] | None = None
+    comment: str | None = None
+    correction: str | None = None
+    revision: int
+    created_at: str | None = None
+
+
+class RatingSummary(BaseModel):
+    mean: float | None
+    distribution: dict[str, int]
+
+
+class ThumbsSummary(BaseModel):
+    up: int
+    down: int
+    up_rate: float | None
+
+
+class FeedbackSummaryResponse(BaseModel):
+    model: str
+    count: int
+    rating: RatingSummary
+    thumbs: ThumbsSummary
+
+
+class Progress(BaseModel):
+    total: int | None
+    done: int
+    errors: int
+
+
+JobStatus = Literal[
+    "queued", "running", "succeeded", "completed_with_errors", "failed", "cancelled"
+]
+
+
+class EvaluationAccepted(BaseModel):
+    """The answer to create, retry and cancel (202 + Location)."""
+
+    evaluation_id: str
+    status: JobStatus
+
+
+class EvaluationStatus(BaseModel):
+    """The job as GET returns it; results appear once the job has finished."""
+
+    evaluation_id: str
+    status: JobStatus
+    models: list[str]
+    dataset: dict[str, Any]
+    progress: Progress
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    results: dict[str, Any] | None = None
+    comparison: list[dict[str, Any]] | None = None
+    samples: list[dict[str, Any]] | None = None
+    links: dict[str, str]
+    error: Any = None
+
+
+class ItemsPage(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None = None

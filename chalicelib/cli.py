@@ -35,9 +35,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="make an API key, print it once, store only its hash (API_KEY_HASHES_PARAMETER)",
     )
     create_key.set_defaults(handler=_create_api_key)
+    spec = subparsers.add_parser("openapi", help="write the OpenAPI document (docs/openapi.json)")
+    spec.add_argument("--out", help="file to write (default docs/openapi.json)")
+    spec.set_defaults(handler=_openapi)
     register_dataprep(subparsers)
     register_evaluation(subparsers)
     return parser
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    import json
+
+    from chalicelib.openapi import document
+    from chalicelib.stages import PROJECT_DIR
+
+    out = args.out or PROJECT_DIR / "docs" / "openapi.json"
+    with open(out, "w", encoding="utf-8") as handle:
+        json.dump(document(), handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    print(f"wrote {out}")
+    return 0
 
 
 def _create_api_key(args: argparse.Namespace) -> int:

@@ -39,6 +39,13 @@ class FeedbackRequest(_Body):
         return self
 
 
+class SummaryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: str | None = Field(default=None, alias="from", max_length=64)
+    end: str | None = Field(default=None, alias="to", max_length=64)
+
+
 class ExportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -1,0 +1,121 @@
+"""Every route of the HTTP API with its request and response models: the source of the OpenAPI
+document (`GET /openapi.json`, `docs/openapi.json`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.api_models import (
+    EvaluationAccepted,
+    EvaluationStatus,
+    FeedbackResponse,
+    FeedbackSummaryResponse,
+    HealthResponse,
+    InvokeRequest,
+    InvokeResponse,
+    ItemsPage,
+    ModelsResponse,
+)
+from chalicelib.feedback import ExportQuery, FeedbackRequest, SummaryQuery
+from chalicelib.jobs.models import EvaluationRequest, ItemsQuery, ResultsQuery
+from chalicelib.openapi import JSON, Operation
+
+TEXT = {"type": "string"}
+ANY_OBJECT: dict[str, Any] = {"type": "object"}
+MODEL_ERRORS = (429, 502, 503, 504)
+
+OPERATIONS = [
+    Operation("get", "/health", "Liveness and version", {200: HealthResponse}, public=True),
+    Operation("get", "/v1/models", "Deployments (no ARNs, no keys)", {200: ModelsResponse}),
+    Operation(
+        "post",
+        "/v1/models/{name}/invoke",
+        "Invoke a deployment in its trained format",
+        {200: InvokeResponse},
+        body=InvokeRequest,
+        errors=MODEL_ERRORS,
+    ),
+    Operation(
+        "post",
+        "/v1/feedback",
+        "Rate one answer (authorised by its feedback token)",
+        {200: FeedbackResponse, 201: FeedbackResponse},
+        body=FeedbackRequest,
+        public=True,
+        errors=(403, 503),
+    ),
+    Operation("options", "/v1/feedback", "CORS preflight", {204: None}, public=True, errors=(403,)),
+    Operation(
+        "get",
+        "/v1/models/{name}/feedback/summary",
+        "Feedback of a deployment in a time window",
+        {200: FeedbackSummaryResponse},
+        query=SummaryQuery,
+    ),
+    Operation(
+        "get",
+        "/v1/feedback/export",
+        "Rated answers as fine-tuning JSON Lines",
+        {200: ("application/x-ndjson", TEXT)},
+        query=ExportQuery,
+    ),
+    Operation(
+        "get",
+        "/widget/feedback.js",
+        "The feedback widget",
+        {200: ("application/javascript", TEXT)},
+        public=True,
+    ),
+    Operation(
+        "get",
+        "/openapi.json",
+        "This document",
+        {200: ("application/json", ANY_OBJECT)},
+        public=True,
+    ),
+    Operation(
+        "post",
+        "/v1/evaluations",
+        "Start an evaluation job",
+        {202: EvaluationAccepted},
+        body=EvaluationRequest,
+    ),
+    Operation("get", "/v1/evaluations/{evaluation_id}", "An evaluation", {200: EvaluationStatus}),
+    Operation(
+        "get",
+        "/v1/evaluations/{evaluation_id}/items",
+        "Per-item results, paginated",
+        {200: ItemsPage},
+        query=ItemsQuery,
+        errors=(409,),
+    ),
+    Operation(
+        "get",
+        "/v1/evaluations/{evaluation_id}/report",
+        "Self-contained HTML report",
+        {200: ("text/html", TEXT)},
+        errors=(409,),
+    ),
+    Operation(
+        "get",
+        "/v1/evaluations/{evaluation_id}/results.json",
+        "Results (contract or lm-evaluation-harness shape)",
+        {200: (JSON, ANY_OBJECT)},
+        query=ResultsQuery,
+        errors=(409,),
+    ),
+    Operation(
+        "post",
+        "/v1/evaluations/{evaluation_id}/retry",
+        "Re-run the items that errored",
+        {202: EvaluationAccepted},
+        errors=(409,),
+    ),
+    Operation(
+        "post",
+        "/v1/evaluations/{evaluation_id}/cancel",
+        "Stop a running evaluation",
+        {202: EvaluationAccepted},
+        errors=(409,),
+    ),
+]
