@@ -1,0 +1,164 @@
+"""A 10,000-item evaluation job on the local stack, end to end: the dataset in S3 (moto server),
+`POST /v1/evaluations` through the app, the chunks run by the local worker (4 processes, like 4
+concurrent Lambdas), the emulator answering after 50 ms. Wall time from submit to the final
+status, against the ideal items x latency / (chunks in flight x concurrency per chunk).
+
+moto and the emulator run as their own processes, so the 2 cores are shared the way a real
+deployment would not share them: the efficiency is a floor, not a forecast.
+Run: .venv/bin/python bench/bench_jobs.py [--items 10000] [--latency-ms 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_gateway import KEY, REGISTRY  # noqa: E402
+from devstack import free_port  # noqa: E402
+
+WORKER_MEMORY_GB = 1.0  # .chalice/config.json: evaluation_worker lambda_memory_size 1024
+
+
+def wait_for(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 (loopback)
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--processes", type=int, default=4)
+    args = parser.parse_args()
+    moto_port, emu_port = free_port(), free_port()
+    work = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
+    (work / "models.json").write_text(json.dumps(REGISTRY))
+    import hashlib
+
+    env = {
+        **os.environ,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": f"http://127.0.0.1:{emu_port}",
+        "STAGE": "bench",
+        "MODELS_FILE": str(work / "models.json"),
+        "API_KEY_HASHES": hashlib.sha256(KEY.encode()).hexdigest(),
+        "FEEDBACK_TOKEN_SECRET": "bench",
+        "INVOCATIONS_TABLE": "bench-invocations",
+        "FEEDBACK_TABLE": "bench-feedback",
+        "EVALUATIONS_TABLE": "bench-evaluations",
+        "EVALUATION_QUEUE": "bench-chunks",
+        "RESULTS_BUCKET": "bench-results",
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",
+    }
+    os.environ.update(env)
+    python = sys.executable
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    children = [
+        subprocess.Popen([python, "-m", "moto.server", "-p", str(moto_port)], env=env, **quiet),
+        subprocess.Popen(
+            [python, "-m", "emulator", "--port", str(emu_port), "--train-file", "",
+             "--latency-ms", str(args.latency_ms)],
+            cwd=ROOT, env=env, **quiet,
+        ),
+    ]  # fmt: skip
+    try:
+        wait_for(f"http://127.0.0.1:{moto_port}/moto-api/")
+        wait_for(f"http://127.0.0.1:{emu_port}/_emulator/health")
+        subprocess.run([python, "-m", "chalicelib.cli", "bootstrap"], cwd=ROOT, env=env,
+                       check=True, **quiet)  # fmt: skip
+        import boto3
+
+        lines = "".join(
+            json.dumps({"prompt": f"review {i} positive\n\n###\n\n", "completion": " positive"})
+            + "\n"
+            for i in range(args.items)
+        )
+        boto3.client("s3").put_object(Bucket="bench-results", Key="bench.jsonl", Body=lines)
+        from chalicelib.jobs.settings import get_job_settings
+
+        cap = get_job_settings().max_concurrent_calls
+        devnull = open(os.devnull, "w")  # noqa: SIM115 (the app's logs)
+        stdout, sys.stdout = sys.stdout, devnull
+        from chalice.test import Client
+
+        import app as app_module
+
+        with Client(app_module.app, stage_name="bench", project_dir=str(ROOT)) as client:
+            worker = subprocess.Popen(
+                [python, "scripts/worker.py", "--processes", str(args.processes),
+                 "--wait-seconds", "1"],
+                cwd=ROOT, env=env, **quiet,
+            )  # fmt: skip
+            children.append(worker)
+            time.sleep(3)  # let the worker processes import and start polling
+            body = {"models": ["bench"], "dataset": {"s3_uri": "s3://bench-results/bench.jsonl"}}
+            started = time.perf_counter()
+            response = client.http.post(
+                "/v1/evaluations",
+                headers={"x-api-key": KEY, "content-type": "application/json"},
+                body=json.dumps(body),
+            )
+            assert response.status_code == 202, response.body
+            evaluation_id = json.loads(response.body)["evaluation_id"]
+            while True:
+                job = json.loads(
+                    client.http.get(
+                        f"/v1/evaluations/{evaluation_id}", headers={"x-api-key": KEY}
+                    ).body
+                )
+                if job["status"] not in ("queued", "running"):
+                    break
+                time.sleep(0.2)
+            wall = time.perf_counter() - started
+        sys.stdout = stdout
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=10)
+    ideal = args.items * args.latency_ms / 1000 / cap
+    n = job["progress"]["done"]
+    print(f"evaluation job: {args.items} items, 1 model, emulator latency {args.latency_ms} ms")
+    print(f"{'status':24} {job['status']}")
+    print(f"{'items counted (errors)':24} {n} ({job['progress']['errors']})")
+    print(f"{'concurrency cap':24} {cap} calls (chunks in flight x calls per chunk)")
+    print(f"{'ideal wall time':24} {ideal:.1f} s")
+    print(f"{'measured wall time':24} {wall:.1f} s")
+    print(f"{'efficiency':24} {ideal / wall:.0%}")
+    from datetime import datetime
+
+    created, started_at, finished = (
+        datetime.fromisoformat(job[key]) for key in ("created_at", "started_at", "finished_at")
+    )
+    planning = (started_at - created).total_seconds()
+    running = (finished - started_at).total_seconds()
+    print(f"{'  planning (validate, split)':24} {planning:.1f} s")
+    print(f"{'  chunks + finalising':24} {running:.1f} s ({ideal / running:.0%} of ideal)")
+    busy_lambdas = min(args.processes, get_job_settings().chunks_in_flight)
+    gb_seconds = WORKER_MEMORY_GB * busy_lambdas * wall / n * 1000
+    print(f"{'implied Lambda cost':24} {gb_seconds:.1f} GB-s per 1,000 items "
+          f"({busy_lambdas} x {WORKER_MEMORY_GB:g} GB busy for the wall time)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
