@@ -9,10 +9,9 @@ from typing import Any
 
 from chalice.app import Chalice, Request, Response, SQSEvent
 
-from chalicelib import __version__, openapi
+from chalicelib import __version__
 from chalicelib.api_models import InvokeRequest, ModelSummary
 from chalicelib.errors import TunegateError
-from chalicelib.evaluation.report import CSP as REPORT_CSP
 from chalicelib.feedback import (
     ExportQuery,
     FeedbackRequest,
@@ -23,11 +22,7 @@ from chalicelib.feedback import (
     summarize,
 )
 from chalicelib.invocations import invoke
-from chalicelib.jobs import service as evaluations
-from chalicelib.jobs.context import get_job_context
-from chalicelib.jobs.models import EvaluationRequest, ItemsQuery, ResultsQuery
 from chalicelib.jobs.settings import get_job_settings
-from chalicelib.jobs.worker import handle_event
 from chalicelib.observability import logger, metrics
 from chalicelib.runtime import get_runtime
 from chalicelib.web import (
@@ -41,6 +36,9 @@ from chalicelib.web import (
     parse_query,
 )
 from chalicelib.widget import widget_script
+
+# Evaluation jobs, the worker, the report and the OpenAPI document are imported inside their
+# routes: the invoke path's cold start does not pay for the evaluation engine.
 
 app = Chalice(app_name="tunegate")
 runtime = get_runtime()  # a bad registry or configuration stops the app here, at start
@@ -127,7 +125,9 @@ def feedback_export() -> Response:
 
 @api_route(app, "/openapi.json", public=True)
 def openapi_document() -> Response:
-    return json_response(openapi.document())
+    from chalicelib.openapi import document
+
+    return json_response(document())
 
 
 @api_route(app, "/widget/feedback.js", public=True)
@@ -141,6 +141,10 @@ def feedback_widget() -> Response:
 
 @api_route(app, "/v1/evaluations", methods=["POST"], content_types=["application/json"])
 def create_evaluation() -> Response:
+    from chalicelib.jobs import service as evaluations
+    from chalicelib.jobs.context import get_job_context
+    from chalicelib.jobs.models import EvaluationRequest
+
     jobs = get_job_context()
     request = parse_body(current_request(app), EvaluationRequest, jobs.settings.max_body_bytes)
     job = evaluations.submit(jobs, request)
@@ -153,12 +157,19 @@ def create_evaluation() -> Response:
 
 @api_route(app, "/v1/evaluations/{evaluation_id}")
 def get_evaluation(evaluation_id: str) -> Response:
+    from chalicelib.jobs import service as evaluations
+    from chalicelib.jobs.context import get_job_context
+
     jobs = get_job_context()
     return json_response(evaluations.view(jobs, evaluations.get_job(jobs, evaluation_id)))
 
 
 @api_route(app, "/v1/evaluations/{evaluation_id}/items")
 def evaluation_items(evaluation_id: str) -> Response:
+    from chalicelib.jobs import service as evaluations
+    from chalicelib.jobs.context import get_job_context
+    from chalicelib.jobs.models import ItemsQuery
+
     jobs = get_job_context()
     query = parse_query(current_request(app), ItemsQuery)
     job = evaluations.get_job(jobs, evaluation_id)
@@ -167,6 +178,10 @@ def evaluation_items(evaluation_id: str) -> Response:
 
 @api_route(app, "/v1/evaluations/{evaluation_id}/report")
 def evaluation_report(evaluation_id: str) -> Response:
+    from chalicelib.evaluation.report import CSP
+    from chalicelib.jobs import service as evaluations
+    from chalicelib.jobs.context import get_job_context
+
     jobs = get_job_context()
     page = evaluations.report(jobs, evaluations.get_job(jobs, evaluation_id))
     return Response(
@@ -174,7 +189,7 @@ def evaluation_report(evaluation_id: str) -> Response:
         status_code=200,
         headers={
             "Content-Type": "text/html; charset=utf-8",
-            "Content-Security-Policy": REPORT_CSP,
+            "Content-Security-Policy": CSP,
             "X-Content-Type-Options": "nosniff",
         },
     )
@@ -182,6 +197,10 @@ def evaluation_report(evaluation_id: str) -> Response:
 
 @api_route(app, "/v1/evaluations/{evaluation_id}/results.json")
 def evaluation_results(evaluation_id: str) -> Response:
+    from chalicelib.jobs import service as evaluations
+    from chalicelib.jobs.context import get_job_context
+    from chalicelib.jobs.models import ResultsQuery
+
     jobs = get_job_context()
     query = parse_query(current_request(app), ResultsQuery)
     job = evaluations.get_job(jobs, evaluation_id)
@@ -190,6 +209,9 @@ def evaluation_results(evaluation_id: str) -> Response:
 
 @api_route(app, "/v1/evaluations/{evaluation_id}/retry", methods=["POST"])
 def retry_evaluation(evaluation_id: str) -> Response:
+    from chalicelib.jobs import service as evaluations
+    from chalicelib.jobs.context import get_job_context
+
     jobs = get_job_context()
     job = evaluations.retry(jobs, evaluations.get_job(jobs, evaluation_id))
     return json_response(
@@ -201,6 +223,9 @@ def retry_evaluation(evaluation_id: str) -> Response:
 
 @api_route(app, "/v1/evaluations/{evaluation_id}/cancel", methods=["POST"])
 def cancel_evaluation(evaluation_id: str) -> Response:
+    from chalicelib.jobs import service as evaluations
+    from chalicelib.jobs.context import get_job_context
+
     jobs = get_job_context()
     job = evaluations.cancel(jobs, evaluations.get_job(jobs, evaluation_id))
     return json_response(
@@ -213,4 +238,6 @@ def cancel_evaluation(evaluation_id: str) -> Response:
 @app.on_sqs_message(queue=runtime.settings.evaluation_queue, batch_size=1)
 def evaluation_worker(event: SQSEvent) -> dict[str, Any]:
     """Chunks take seconds to minutes each: one per invocation, so they run in parallel."""
+    from chalicelib.jobs.worker import handle_event
+
     return handle_event(event.to_dict(), event.context)
