@@ -32,7 +32,7 @@ bench: install
 # The deployable artefacts of a stage: out/sam.json (with infra/resources.json merged) and
 # out/deployment.zip. Offline: the region is only written into the template.
 package: install
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package \
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true $(VENV)/bin/chalice package \
 		--stage $(STAGE) --merge-template infra/resources.json out/
 	@ls -l out/deployment.zip out/sam.json
 
