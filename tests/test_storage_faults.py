@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 
+from tests.conftest import API_KEY
 from tests.test_api_invoke import POSITIVE, error_of, invoke
 
 DEAD_ENDPOINT = "http://127.0.0.1:9"  # discard port: connections are refused at once
@@ -53,3 +54,37 @@ def test_invoke_with_dynamodb_down_is_503_and_records_nothing(
     assert "Item" not in stored
     # and the service recovers by itself once the store is back
     assert invoke(client, "sentiment-converse", {"input": POSITIVE}).status_code == 200
+
+
+def test_evaluation_with_sqs_down_is_503_and_leaves_a_failed_job(client: Any) -> None:
+    from chalicelib import aws
+
+    records = [{"prompt": "great drug\n\n###\n\n", "completion": " positive"}] * 3
+    body = json.dumps({"models": ["sentiment-converse"], "dataset": {"records": records}})
+    headers = {"x-api-key": API_KEY, "content-type": "application/json"}
+    queued_before = queued_jobs()
+    os.environ["AWS_ENDPOINT_URL_SQS"] = DEAD_ENDPOINT
+    aws.reset_clients()
+    try:
+        response = client.http.post("/v1/evaluations", headers=headers, body=body)
+    finally:
+        del os.environ["AWS_ENDPOINT_URL_SQS"]
+        aws.reset_clients()
+    assert response.status_code == 503, response.body
+    assert error_of(response)["code"] == "service_unavailable"
+    assert int(response.headers["Retry-After"]) > 0
+    # nothing half-written: no job is left "queued" without its message
+    assert queued_jobs() == queued_before
+
+
+def queued_jobs() -> int:
+    pages = (
+        boto3.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(TableName="tunegate-test-evaluations")
+    )
+    return sum(
+        item.get("sk", {}).get("S") == "meta" and item.get("status", {}).get("S") == "queued"
+        for page in pages
+        for item in page["Items"]
+    )
