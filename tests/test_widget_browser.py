@@ -24,22 +24,12 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import API_KEY
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 MODEL = "sentiment-converse"
 WIDGET = "tunegate-feedback"
 

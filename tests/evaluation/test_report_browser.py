@@ -10,19 +10,10 @@ from typing import Any
 import pytest
 
 from chalicelib.evaluation.report import render_report
+from tests.browser import CHROMIUM
+from tests.browser import CHROMIUM_ARGS as ARGS
 from tests.evaluation.sample_results import make_run
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 MODELS = ("base", "tuned", "other")
 
 pytestmark = pytest.mark.browser
