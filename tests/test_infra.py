@@ -361,3 +361,9 @@ def test_nothing_in_the_template_hard_codes_an_account_or_region(
 ) -> None:
     strings = [v for v in _walk(merge_template) if isinstance(v, str)]
     assert not [s for s in strings if re.search(r"\b\d{12}\b|us-east-1", s)]
+
+
+def test_the_stage_is_throttled(sam: dict[str, Any]) -> None:
+    settings = sam["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+    everything = [s for s in settings if s["HttpMethod"] == "*" and s["ResourcePath"] == "/*"]
+    assert everything and {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(everything[0])
