@@ -9,10 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-import subprocess
-import sys
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -51,57 +48,16 @@ def demo_origin() -> Iterator[str]:
     server.server_close()
 
 
-def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"chalice local exited:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"chalice local did not answer {url}:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def api_url(
     local_stack: Any, demo_origin: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """`chalice local` on the test stack, allowing the demo page's origin.
+    """The app over HTTP on the test stack, allowing the demo page's origin."""
+    from devstack import serve_api
 
-    A stage absent from config.json adds only the global variables, so the local stack's
-    environment (moto, emulator, registry, secrets) reaches the app unchanged."""
-    from devstack import free_port
-
-    port = free_port()
-    env = {**os.environ, "CORS_ALLOW_ORIGINS": demo_origin}
     log = tmp_path_factory.mktemp("chalice-local") / "out.log"
-    chalice = str(Path(sys.executable).parent / "chalice")
-    cmd = [
-        chalice,
-        "local",
-        "--no-autoreload",
-        "--stage",
-        "widget-test",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(f"{url}/health", process, log)
+    with serve_api({"CORS_ALLOW_ORIGINS": demo_origin}, log=log) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")
