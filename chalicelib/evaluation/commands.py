@@ -19,7 +19,6 @@ from chalicelib.errors import ConfigurationError
 from chalicelib.evaluation.pacing import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:  # the engine is imported when a command runs: other commands start faster
-    from chalicelib.evaluation.datasets import Item
     from chalicelib.registry import Deployment
 
 DEFAULT_SAMPLES = 20  # as samples.DEFAULT_SAMPLES, not imported: the engine loads lazily
@@ -65,19 +64,6 @@ def _deployments(names: Sequence[str]) -> list[Deployment]:
     return chosen
 
 
-def _check(deployments: Sequence[Deployment]) -> Any:
-    from chalicelib.evaluation.scoring import reference_problem
-
-    def check(item: Item) -> str | None:
-        for deployment in deployments:
-            problem = reference_problem(deployment.output, item.reference)
-            if problem:
-                return f"{problem}: {deployment.name}"
-        return None
-
-    return check
-
-
 def run_evaluate(args: argparse.Namespace) -> int:
     from chalicelib.evaluation.cache import SqliteCache
     from chalicelib.evaluation.datasets import DatasetError
@@ -89,6 +75,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         write_outputs,
     )
     from chalicelib.evaluation.runner import Evaluator
+    from chalicelib.evaluation.scoring import reference_check
     from chalicelib.evaluation.sources import open_dataset
     from chalicelib.evaluation.totals import EvaluationTotals
     from chalicelib.progress import Progress
@@ -102,7 +89,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         deployments = _deployments(args.model)
     except ConfigurationError as exc:
         return _fail("evaluate", exc)
-    dataset = open_dataset(args.dataset, check=_check(deployments))
+    dataset = open_dataset(args.dataset, check=reference_check(deployments))
     try:
         summary = dataset.validate()
     except DatasetError as exc:

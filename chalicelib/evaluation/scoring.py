@@ -10,11 +10,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from chalicelib.parsing import normalise_label, parse_number, parse_output
-from chalicelib.registry import OutputSpec
+from chalicelib.registry import Deployment, OutputSpec
+
+if TYPE_CHECKING:
+    from chalicelib.evaluation.datasets import Item
 
 MATCH, MISMATCH = "match", "mismatch"
 
@@ -64,3 +68,17 @@ def score(spec: OutputSpec, reference: str, text: str) -> Scored:
     if spec.type == "number":
         return Scored("ok", parsed.prediction, None, parsed.value)
     return Scored("ok", parsed.prediction, str(parsed.prediction), parsed.value)
+
+
+def reference_check(deployments: Sequence[Deployment]) -> Callable[[Item], str | None]:
+    """Dataset lines whose reference a deployment cannot score fail validation, before any model
+    call (the CLI and the jobs planner both check with this)."""
+
+    def check(item: Item) -> str | None:
+        for deployment in deployments:
+            problem = reference_problem(deployment.output, item.reference)
+            if problem:
+                return f"{problem}: {deployment.name}"
+        return None
+
+    return check

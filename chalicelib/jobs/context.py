@@ -3,12 +3,10 @@ process from the runtime; nothing touches the network until first used."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chalicelib.errors import NotFound
-from chalicelib.evaluation.datasets import Item
-from chalicelib.evaluation.scoring import reference_problem
 from chalicelib.jobs.objects import JobObjects
 from chalicelib.jobs.queue import JobQueue
 from chalicelib.jobs.settings import JobSettings, get_job_settings
@@ -38,20 +36,6 @@ class JobContext:
     def cache(self, evaluation_id: str) -> DynamoAnswerCache:
         ttl = self.settings.cache_ttl_days * 86400
         return DynamoAnswerCache(self.store.table, evaluation_id, ttl)
-
-
-def reference_check(deployments: Sequence[Deployment]) -> Callable[[Item], str | None]:
-    """Lines whose reference a deployment cannot score fail validation, before any model call
-    (the CLI's check, on the same `reference_problem` rule)."""
-
-    def check(item: Item) -> str | None:
-        for deployment in deployments:
-            problem = reference_problem(deployment.output, item.reference)
-            if problem:
-                return f"{problem}: {deployment.name}"
-        return None
-
-    return check
 
 
 _context: JobContext | None = None

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 
 from chalicelib.errors import NotFound
 from chalicelib.evaluation.datasets import DatasetError, Item
+from chalicelib.evaluation.scoring import reference_check
 from chalicelib.evaluation.sources import SourceError, open_dataset
-from chalicelib.jobs.context import JobContext, reference_check
+from chalicelib.jobs.context import JobContext
 from chalicelib.jobs.models import MAX_STORED_PROBLEMS, JobMessage, JobRecord
 from chalicelib.jobs.window import chunk_count, first_wave
 from chalicelib.observability import logger

@@ -14,7 +14,8 @@ from typing import Any
 from chalicelib.errors import InvalidRequest, NotFound
 from chalicelib.evaluation.datasets import Dataset, DatasetError
 from chalicelib.evaluation.outputs import LM_EVAL, REPORT, RESULTS, item_records
-from chalicelib.jobs.context import JobContext, reference_check
+from chalicelib.evaluation.scoring import reference_check
+from chalicelib.jobs.context import JobContext
 from chalicelib.jobs.models import (
     EvaluationRequest,
     InvalidState,
