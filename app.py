@@ -139,6 +139,14 @@ def feedback_widget() -> Response:
     )
 
 
+def accepted(evaluation_id: str, status: str) -> Response:
+    """202 + Location: the answer to create, retry and cancel."""
+    from chalicelib.jobs.service import location
+
+    body = {"evaluation_id": evaluation_id, "status": status}
+    return json_response(body, 202, {"Location": location(evaluation_id)})
+
+
 @api_route(app, "/v1/evaluations", methods=["POST"], content_types=["application/json"])
 def create_evaluation() -> Response:
     from chalicelib.jobs import service as evaluations
@@ -148,11 +156,7 @@ def create_evaluation() -> Response:
     jobs = get_job_context()
     request = parse_body(current_request(app), EvaluationRequest, jobs.settings.max_body_bytes)
     job = evaluations.submit(jobs, request)
-    return json_response(
-        {"evaluation_id": job.evaluation_id, "status": job.status},
-        202,
-        {"Location": evaluations.location(job.evaluation_id)},
-    )
+    return accepted(job.evaluation_id, job.status)
 
 
 @api_route(app, "/v1/evaluations/{evaluation_id}")
@@ -214,11 +218,7 @@ def retry_evaluation(evaluation_id: str) -> Response:
 
     jobs = get_job_context()
     job = evaluations.retry(jobs, evaluations.get_job(jobs, evaluation_id))
-    return json_response(
-        {"evaluation_id": job.evaluation_id, "status": job.status},
-        202,
-        {"Location": evaluations.location(job.evaluation_id)},
-    )
+    return accepted(job.evaluation_id, job.status)
 
 
 @api_route(app, "/v1/evaluations/{evaluation_id}/cancel", methods=["POST"])
@@ -228,11 +228,7 @@ def cancel_evaluation(evaluation_id: str) -> Response:
 
     jobs = get_job_context()
     job = evaluations.cancel(jobs, evaluations.get_job(jobs, evaluation_id))
-    return json_response(
-        {"evaluation_id": job.evaluation_id, "status": job.status},
-        202,
-        {"Location": evaluations.location(job.evaluation_id)},
-    )
+    return accepted(job.evaluation_id, job.status)
 
 
 @app.on_sqs_message(queue=runtime.settings.evaluation_queue, batch_size=1)
