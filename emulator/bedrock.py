@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from emulator import checks
 from emulator.checks import Invalid
@@ -102,20 +103,7 @@ def _anthropic(body: dict[str, Any]) -> ModelRequest:
         raise Invalid("stop_sequences: each stop sequence must contain non-whitespace")
     system = body.get("system")
     system_text = "" if system is None else _anthropic_text(system, "system")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise Invalid("messages: at least one message is required")
-    roles, texts = [], []
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-            raise Invalid(f"messages.{index}.role: must be 'user' or 'assistant'")
-        roles.append(message["role"])
-        texts.append(_anthropic_text(message.get("content"), f"messages.{index}.content"))
-    checks.alternating(
-        roles,
-        'messages: first message must use the "user" role',
-        'messages: roles must alternate between "user" and "assistant"',
-    )
+    roles, texts = _conversation(body.get("messages"), _anthropic_text, _ANTHROPIC_WORDING)
     last_user = next(
         t for r, t in zip(reversed(roles), reversed(texts), strict=True) if r == "user"
     )
@@ -210,22 +198,7 @@ def _blocks_text(blocks: Any, path: str) -> str:
 
 def _converse(body: dict[str, Any]) -> ModelRequest:
     checks.no_extra_keys(body, _CONVERSE_KEYS)
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise Invalid("The value at messages must contain at least one message.")
-    roles, texts = [], []
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-            raise Invalid(f"The value at messages.{index}.role must be 'user' or 'assistant'.")
-        roles.append(message["role"])
-        texts.append(_blocks_text(message.get("content"), f"messages.{index}.content"))
-    checks.alternating(
-        roles,
-        "A conversation must start with a user message. Try again with a conversation that "
-        "starts with a user message.",
-        "A conversation must alternate between user and assistant roles. Make sure the "
-        "conversation alternates between user and assistant roles and try again.",
-    )
+    roles, texts = _conversation(body.get("messages"), _blocks_text, _CONVERSE_WORDING)
     system = body.get("system")
     system_text = "" if system is None else _blocks_text(system, "system")
     config = body.get("inferenceConfig") or {}
@@ -322,3 +295,44 @@ def malformed(request: ModelRequest, invalid_json: bool) -> Reply:
         return Reply(200, b'{"output": {"message": {"role": "assistant", "content": [{"te')
     wrong = {"converse": {"output": {}}, "anthropic": {"type": "message", "content": None}}
     return Reply(200, json.dumps(wrong.get(request.family, {"unexpected": True})).encode())
+
+
+class _Wording(NamedTuple):
+    """Each API's own error messages for the same conversation rules."""
+
+    empty: str
+    role: str  # formatted with the message index
+    first: str
+    alternate: str
+
+
+_ANTHROPIC_WORDING = _Wording(
+    "messages: at least one message is required",
+    "messages.{}.role: must be 'user' or 'assistant'",
+    'messages: first message must use the "user" role',
+    'messages: roles must alternate between "user" and "assistant"',
+)
+_CONVERSE_WORDING = _Wording(
+    "The value at messages must contain at least one message.",
+    "The value at messages.{}.role must be 'user' or 'assistant'.",
+    "A conversation must start with a user message. Try again with a conversation that "
+    "starts with a user message.",
+    "A conversation must alternate between user and assistant roles. Make sure the "
+    "conversation alternates between user and assistant roles and try again.",
+)
+
+
+def _conversation(
+    messages: Any, read_content: Callable[[Any, str], str], wording: _Wording
+) -> tuple[list[str], list[str]]:
+    """(roles, texts) of a chat body's messages, checked as Bedrock checks them."""
+    if not isinstance(messages, list) or not messages:
+        raise Invalid(wording.empty)
+    roles, texts = [], []
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+            raise Invalid(wording.role.format(index))
+        roles.append(message["role"])
+        texts.append(read_content(message.get("content"), f"messages.{index}.content"))
+    checks.alternating(roles, wording.first, wording.alternate)
+    return roles, texts
