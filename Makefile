@@ -2,13 +2,13 @@
 VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+STAMP  := $(VENV)/.installed-$(shell cat requirements*.txt | sha1sum | cut -c1-12)
 PORT   ?= 8000
 STAGE  ?= prod
 
 .PHONY: install run test lint bench package clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-vendor.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $@
@@ -30,8 +30,10 @@ bench: install
 	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 # The deployable artefacts of a stage: out/sam.json (with infra/resources.json merged) and
-# out/deployment.zip. Offline: the region is only written into the template.
+# out/deployment.zip. No AWS calls: the region is only written into the template. The X-Ray
+# SDK goes in through vendor/ (see devstack/lambda_vendor.py).
 package: install
+	$(PY) -m devstack.lambda_vendor
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true $(VENV)/bin/chalice package \
 		--stage $(STAGE) --merge-template infra/resources.json out/
 	@ls -l out/deployment.zip out/sam.json

@@ -25,6 +25,7 @@ from chalicelib.invocations import invoke
 from chalicelib.jobs.settings import get_job_settings
 from chalicelib.observability import logger, metrics
 from chalicelib.runtime import get_runtime
+from chalicelib.tracing import annotate, traced
 from chalicelib.web import (
     api_route,
     cors_headers,
@@ -47,10 +48,13 @@ get_job_settings()  # likewise the EVALUATION_* tuning
 
 @app.middleware("http")
 def edge(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Contract envelope for every error, metrics flushed on every request (errors too)."""
+    """Contract envelope for every error, metrics flushed on every request (errors too), one
+    X-Ray subsegment per request where tracing is on."""
     logger.clear_state()
     try:
-        response = get_response(event)
+        with traced(f"## {event.method} {event.context.get('resourcePath', event.path)}"):
+            response = get_response(event)
+            annotate("status", str(response.status_code))
     finally:
         if metrics.metric_set:
             metrics.flush_metrics()
@@ -236,4 +240,5 @@ def evaluation_worker(event: SQSEvent) -> dict[str, Any]:
     """Chunks take seconds to minutes each: one per invocation, so they run in parallel."""
     from chalicelib.jobs.worker import handle_event
 
-    return handle_event(event.to_dict(), event.context)
+    with traced("## evaluation_worker"):
+        return handle_event(event.to_dict(), event.context)

@@ -20,6 +20,7 @@ from chalicelib.prompting import render_prompt, resolve_params
 from chalicelib.providers import complete
 from chalicelib.registry import Deployment
 from chalicelib.tokens import issue_feedback_token
+from chalicelib.tracing import annotate
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,8 @@ def invoke(
     params = resolve_params(deployment.inference, **request.parameters.model_dump())
     invocation_id = str(uuid.uuid4())
     logger.append_keys(invocation_id=invocation_id, model=deployment.name)
+    annotate("model", deployment.name)
+    annotate("invocation_id", invocation_id)
     metrics.add_dimension(name="model", value=deployment.name)
     metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
     try:

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from devstack.lambda_vendor import vendor_lambda_dependencies
+
 ROOT = Path(__file__).resolve().parent.parent
 MERGE_TEMPLATE = ROOT / "infra" / "resources.json"
 STAGE = "dev"
@@ -75,6 +77,7 @@ def _offline_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    vendor_lambda_dependencies()  # as `make package` does
     out = tmp_path_factory.mktemp("package") / "out"
     cmd = [
         _tool("chalice"),
@@ -367,3 +370,10 @@ def test_the_stage_is_throttled(sam: dict[str, Any]) -> None:
     settings = sam["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
     everything = [s for s in settings if s["HttpMethod"] == "*" and s["ResourcePath"] == "/*"]
     assert everything and {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(everything[0])
+
+
+def test_deployed_stages_trace_functions_and_the_api(sam: dict[str, Any]) -> None:
+    """`"xray": true` in the stage config; the app's Tracer turns itself on inside Lambda."""
+    for name, function in _functions(sam).items():
+        assert function["Properties"]["Tracing"] == "Active", name
+    assert sam["Resources"]["RestAPI"]["Properties"]["TracingEnabled"] is True

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from devstack.lambda_vendor import vendor_lambda_dependencies
 from tests.test_infra import ROOT, _offline_env, _tool
+from tests.test_tracing import TRACE_ID
 
 BUDGET_BYTES = 15 * 1024 * 1024
 # What the Lambda Python runtime ships besides the standard library.
@@ -20,6 +22,7 @@ RUNTIME_PACKAGES = ("boto3", "botocore", "jmespath", "dateutil", "urllib3", "s3t
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    vendor_lambda_dependencies()  # as `make package` does
     out = tmp_path_factory.mktemp("bundle") / "out"
     result = subprocess.run(
         [_tool("chalice"), "package", "--stage", "prod", str(out)],
@@ -43,6 +46,7 @@ def test_bundle_within_budget_and_lean(bundle: Path) -> None:
     assert "chalicelib/registries/prod.json" in names
     assert "chalicelib/static/feedback.js" in names
     assert any(n.startswith("pydantic_core/") and n.endswith("-linux-gnu.so") for n in names)
+    assert "aws_xray_sdk/core/recorder.py" in names and any(n.startswith("wrapt/") for n in names)
 
 
 def test_bundle_imports_and_serves_on_a_clean_interpreter(bundle: Path, tmp_path: Path) -> None:
@@ -70,9 +74,16 @@ def test_bundle_imports_and_serves_on_a_clean_interpreter(bundle: Path, tmp_path
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     env = {**config["environment_variables"], **config["stages"]["prod"]["environment_variables"]}
     env |= {k: v for k, v in _offline_env().items() if k.startswith("AWS_")}
+    # As Lambda with active tracing: the X-Ray SDK and wrapt must load from the bundle too.
+    env |= {
+        "LAMBDA_TASK_ROOT": str(task),
+        "_X_AMZN_TRACE_ID": f"Root={TRACE_ID};Parent=53995c3f42cd8ad8;Sampled=1",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9",
+    }
     code = (
         "import json, sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import app; "
-        "print(json.dumps(app.app(json.loads(sys.argv[3]), None)))"
+        "response = app.app(json.loads(sys.argv[3]), None); "
+        "response['xray'] = sys.modules['aws_xray_sdk'].__file__; print(json.dumps(response))"
     )
     result = subprocess.run(
         [sys.executable, "-I", "-S", "-c", code, str(task), str(runtime), json.dumps(event)],
@@ -86,3 +97,4 @@ def test_bundle_imports_and_serves_on_a_clean_interpreter(bundle: Path, tmp_path
     response = json.loads(result.stdout.strip().splitlines()[-1])
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["stage"] == "prod"
+    assert response["xray"].startswith(str(task))
