@@ -20,8 +20,24 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_gateway import ECHO_ARN, KEY, REGISTRY  # noqa: E402
 from devstack import start_local_stack  # noqa: E402
 
+# The app as Lambda with `Tracing: Active` runs it: the X-Ray SDK is imported and botocore
+# patched; segments go to a UDP port nobody reads (sending costs the same).
+LAMBDA_TRACING = {
+    "LAMBDA_TASK_ROOT": str(ROOT),
+    "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;"
+    "Sampled=1",
+    "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+}
+LABELS = {
+    "bare": "bare Chalice + one boto3 client",
+    "tunegate": "tunegate app",
+    "traced": "tunegate app, X-Ray tracing on",
+}
+
 
 def run_once(kind: str, env: dict[str, str]) -> tuple[float, float]:
+    if kind == "traced":
+        kind, env = "tunegate", {**env, **LAMBDA_TRACING}
     """(ms inside the process from first line to response, ms of the whole process)."""
     started = time.perf_counter()
     result = subprocess.run(
@@ -49,7 +65,7 @@ def main() -> None:
     stack = start_local_stack(REGISTRY, api_key=KEY, train_file=None)
     sys.stdout = out
     env = {**os.environ, "BENCH_KEY": KEY, "BENCH_MODEL_ID": ECHO_ARN}
-    results: dict[str, list[tuple[float, float]]] = {"bare": [], "tunegate": []}
+    results: dict[str, list[tuple[float, float]]] = {kind: [] for kind in LABELS}
     for kind in results:
         run_once(kind, env)  # warm the OS file cache
     for _ in range(args.runs):
@@ -63,12 +79,12 @@ def main() -> None:
         inner = statistics.median(r[0] for r in runs)
         whole = statistics.median(r[1] for r in runs)
         medians[kind] = (inner, whole)
-        label = "bare Chalice + one boto3 client" if kind == "bare" else "tunegate app"
-        print(f"{label:34} {inner:14.1f} {whole:17.1f}")
-    print(
-        f"ratio tunegate/bare: in-process {medians['tunegate'][0] / medians['bare'][0]:.2f}, "
-        f"whole process {medians['tunegate'][1] / medians['bare'][1]:.2f}"
-    )
+        print(f"{LABELS[kind]:34} {inner:14.1f} {whole:17.1f}")
+    for kind in ("tunegate", "traced"):
+        print(
+            f"ratio {kind}/bare: in-process {medians[kind][0] / medians['bare'][0]:.2f}, "
+            f"whole process {medians[kind][1] / medians['bare'][1]:.2f}"
+        )
 
 
 if __name__ == "__main__":
