@@ -70,8 +70,9 @@ def invoke_event(model: str, text: str) -> dict[str, Any]:
 
 
 @pytest.fixture()
-def daemon() -> Iterator[socket.socket]:
-    """A UDP socket where the X-Ray daemon would listen."""
+def daemon(emulator: Any) -> Iterator[socket.socket]:
+    """A UDP socket where the X-Ray daemon would listen (and an emulator without leftovers)."""
+    emulator.reset()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.settimeout(0.5)
@@ -116,9 +117,7 @@ def received(daemon: socket.socket) -> list[dict[str, Any]]:
         documents.append(json.loads(body))
 
 
-def test_an_invoke_in_lambda_is_traced_down_to_the_aws_calls(
-    local_stack: Any, daemon: socket.socket
-) -> None:
+def test_an_invoke_in_lambda_is_traced_down_to_the_aws_calls(daemon: socket.socket) -> None:
     out = run_in_lambda(invoke_event("sentiment-converse", "It worked wonders."), daemon)
     assert out["response"]["statusCode"] == 200
     assert out["xray_imported"]
@@ -143,10 +142,7 @@ def test_an_invoke_in_lambda_is_traced_down_to_the_aws_calls(
     assert "It worked wonders" not in json.dumps(documents)
 
 
-def test_a_failed_model_call_is_marked_on_the_trace(
-    local_stack: Any, emulator: Any, daemon: socket.socket
-) -> None:
-    emulator.reset()
+def test_a_failed_model_call_is_marked_on_the_trace(emulator: Any, daemon: socket.socket) -> None:
     emulator.script([{"error": "ThrottlingException", "message": "scripted"}] * 3)
     try:
         out = run_in_lambda(invoke_event("sentiment-converse", "Fine."), daemon)
@@ -160,9 +156,7 @@ def test_a_failed_model_call_is_marked_on_the_trace(
     assert bedrock and all(d.get("throttle") for d in bedrock)
 
 
-def test_tracing_disabled_sends_nothing_and_never_imports_the_sdk(
-    local_stack: Any, daemon: socket.socket
-) -> None:
+def test_tracing_disabled_sends_nothing_and_never_imports_the_sdk(daemon: socket.socket) -> None:
     event = invoke_event("sentiment-converse", "Fine.")
     out = run_in_lambda(event, daemon, POWERTOOLS_TRACE_DISABLED="true")
     assert out["response"]["statusCode"] == 200
