@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from chalice.app import Chalice, Request, Response, SQSEvent
+from chalice.app import AuthRequest, Chalice, Request, Response, SQSEvent
 
 from chalicelib import __version__
 from chalicelib.api_models import InvokeRequest, ModelSummary
@@ -21,13 +21,15 @@ from chalicelib.feedback import (
     submit_feedback,
     summarize,
 )
+from chalicelib.gateway_auth import AUTHORIZER_HEADER, authorize
 from chalicelib.invocations import invoke
 from chalicelib.jobs.settings import get_job_settings
 from chalicelib.observability import logger, metrics
 from chalicelib.runtime import get_runtime
+from chalicelib.secrets import api_key_hashes
 from chalicelib.tracing import annotate, traced
 from chalicelib.web import (
-    api_route,
+    api_routes,
     cors_headers,
     current_request,
     envelope_for_chalice_error,
@@ -44,6 +46,22 @@ from chalicelib.widget import widget_script
 app = Chalice(app_name="tunegate")
 runtime = get_runtime()  # a bad registry or configuration stops the app here, at start
 get_job_settings()  # likewise the EVALUATION_* tuning
+
+# Deployed stages (API_KEY_AUTHORIZER=true): API Gateway checks the key too and throttles per key
+# through the usage plan; the app's own check below stays, so every stage behaves the same.
+gateway_key_check: dict[str, Any] = {}
+if runtime.settings.api_key_authorizer:
+
+    @app.authorizer(
+        header=AUTHORIZER_HEADER, ttl_seconds=runtime.settings.api_key_authorizer_ttl_seconds
+    )
+    def api_key_authorizer(auth_request: AuthRequest) -> dict[str, Any]:
+        known = api_key_hashes(runtime.settings)
+        return authorize(auth_request.token, auth_request.method_arn, known)
+
+    gateway_key_check = {"authorizer": api_key_authorizer, "api_key_required": True}
+
+route = api_routes(app, gateway_key_check)
 
 
 @app.middleware("http")
@@ -63,12 +81,12 @@ def edge(event: Request, get_response: Callable[[Request], Response]) -> Respons
     return envelope_for_chalice_error(response)
 
 
-@api_route(app, "/health", public=True)
+@route("/health", public=True)
 def health() -> Response:
     return json_response({"status": "ok", "version": __version__, "stage": runtime.settings.stage})
 
 
-@api_route(app, "/v1/models")
+@route("/v1/models")
 def list_models() -> Response:
     models = [
         ModelSummary.model_validate(d, from_attributes=True).model_dump(mode="json")
@@ -77,7 +95,7 @@ def list_models() -> Response:
     return json_response({"models": models})
 
 
-@api_route(app, "/v1/models/{name}/invoke", methods=["POST"], content_types=["application/json"])
+@route("/v1/models/{name}/invoke", methods=["POST"], content_types=["application/json"])
 def invoke_model(name: str) -> Response:
     deployment = runtime.registry.get(name)
     request = parse_body(current_request(app), InvokeRequest, runtime.settings.max_body_bytes)
@@ -85,7 +103,7 @@ def invoke_model(name: str) -> Response:
     return json_response(result.model_dump(mode="json"))
 
 
-@api_route(app, "/v1/feedback", public=True, methods=["POST"], content_types=["application/json"])
+@route("/v1/feedback", public=True, methods=["POST"], content_types=["application/json"])
 def post_feedback() -> Response:
     request = current_request(app)
     cors = cors_headers(request, runtime.settings.cors_allow_origins)
@@ -98,14 +116,14 @@ def post_feedback() -> Response:
     return json_response(record, 201 if result.created else 200, cors)
 
 
-@api_route(app, "/v1/feedback", public=True, methods=["OPTIONS"])
+@route("/v1/feedback", public=True, methods=["OPTIONS"])
 def feedback_preflight() -> Response:
     """204 either way; without CORS headers for an unlisted origin, the browser refuses."""
     cors = cors_headers(current_request(app), runtime.settings.cors_allow_origins)
     return Response(body="", status_code=204, headers={**cors})
 
 
-@api_route(app, "/v1/models/{name}/feedback/summary")
+@route("/v1/models/{name}/feedback/summary")
 def feedback_summary(name: str) -> Response:
     deployment = runtime.registry.get(name)
     query = parse_query(current_request(app), SummaryQuery)
@@ -113,7 +131,7 @@ def feedback_summary(name: str) -> Response:
     return json_response(summarize(runtime.feedback, deployment.name, start, end))
 
 
-@api_route(app, "/v1/feedback/export")
+@route("/v1/feedback/export")
 def feedback_export() -> Response:
     query = parse_query(current_request(app), ExportQuery)
     deployment = runtime.registry.get(query.model)
@@ -127,14 +145,14 @@ def feedback_export() -> Response:
     )
 
 
-@api_route(app, "/openapi.json", public=True)
+@route("/openapi.json", public=True)
 def openapi_document() -> Response:
     from chalicelib.openapi import document
 
     return json_response(document())
 
 
-@api_route(app, "/widget/feedback.js", public=True)
+@route("/widget/feedback.js", public=True)
 def feedback_widget() -> Response:
     return Response(
         body=widget_script(),
@@ -151,7 +169,7 @@ def accepted(evaluation_id: str, status: str) -> Response:
     return json_response(body, 202, {"Location": location(evaluation_id)})
 
 
-@api_route(app, "/v1/evaluations", methods=["POST"], content_types=["application/json"])
+@route("/v1/evaluations", methods=["POST"], content_types=["application/json"])
 def create_evaluation() -> Response:
     from chalicelib.jobs import service as evaluations
     from chalicelib.jobs.context import get_job_context
@@ -163,7 +181,7 @@ def create_evaluation() -> Response:
     return accepted(job.evaluation_id, job.status)
 
 
-@api_route(app, "/v1/evaluations/{evaluation_id}")
+@route("/v1/evaluations/{evaluation_id}")
 def get_evaluation(evaluation_id: str) -> Response:
     from chalicelib.jobs import service as evaluations
     from chalicelib.jobs.context import get_job_context
@@ -172,7 +190,7 @@ def get_evaluation(evaluation_id: str) -> Response:
     return json_response(evaluations.view(jobs, evaluations.get_job(jobs, evaluation_id)))
 
 
-@api_route(app, "/v1/evaluations/{evaluation_id}/items")
+@route("/v1/evaluations/{evaluation_id}/items")
 def evaluation_items(evaluation_id: str) -> Response:
     from chalicelib.jobs import service as evaluations
     from chalicelib.jobs.context import get_job_context
@@ -184,7 +202,7 @@ def evaluation_items(evaluation_id: str) -> Response:
     return json_response(evaluations.items_page(jobs, job, query))
 
 
-@api_route(app, "/v1/evaluations/{evaluation_id}/report")
+@route("/v1/evaluations/{evaluation_id}/report")
 def evaluation_report(evaluation_id: str) -> Response:
     from chalicelib.evaluation.report import CSP
     from chalicelib.jobs import service as evaluations
@@ -203,7 +221,7 @@ def evaluation_report(evaluation_id: str) -> Response:
     )
 
 
-@api_route(app, "/v1/evaluations/{evaluation_id}/results.json")
+@route("/v1/evaluations/{evaluation_id}/results.json")
 def evaluation_results(evaluation_id: str) -> Response:
     from chalicelib.jobs import service as evaluations
     from chalicelib.jobs.context import get_job_context
@@ -215,7 +233,7 @@ def evaluation_results(evaluation_id: str) -> Response:
     return json_response(evaluations.results_document(jobs, job, query.format == "lm-eval"))
 
 
-@api_route(app, "/v1/evaluations/{evaluation_id}/retry", methods=["POST"])
+@route("/v1/evaluations/{evaluation_id}/retry", methods=["POST"])
 def retry_evaluation(evaluation_id: str) -> Response:
     from chalicelib.jobs import service as evaluations
     from chalicelib.jobs.context import get_job_context
@@ -225,7 +243,7 @@ def retry_evaluation(evaluation_id: str) -> Response:
     return accepted(job.evaluation_id, job.status)
 
 
-@api_route(app, "/v1/evaluations/{evaluation_id}/cancel", methods=["POST"])
+@route("/v1/evaluations/{evaluation_id}/cancel", methods=["POST"])
 def cancel_evaluation(evaluation_id: str) -> Response:
     from chalicelib.jobs import service as evaluations
     from chalicelib.jobs.context import get_job_context

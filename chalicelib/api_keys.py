@@ -33,9 +33,43 @@ def add_key_hash(parameter: str, digest: str) -> int:
     return len(hashes)
 
 
-def create_api_key(parameter: str | None) -> tuple[str, str, int | None]:
-    """(key, its hash, hashes stored in `parameter` or None when there is no parameter)."""
+def add_to_usage_plan(usage_plan_id: str, digest: str, name: str) -> str:
+    """Register `digest` as an API Gateway key in the usage plan; returns the key's id.
+
+    The API Gateway key's value is the hash, never the key: the deployed API's authorizer
+    names the hash as the request's usage identifier (chalicelib/gateway_auth.py)."""
+    apigateway = aws.client("apigateway")
+    created = apigateway.create_api_key(
+        name=name, value=digest, enabled=True, description="Tunegate key (value is its SHA-256)"
+    )
+    try:
+        apigateway.create_usage_plan_key(
+            usagePlanId=usage_plan_id, keyId=created["id"], keyType="API_KEY"
+        )
+    except ClientError:
+        apigateway.delete_api_key(apiKey=created["id"])  # leave nothing half made
+        raise
+    return str(created["id"])
+
+
+def create_api_key(
+    parameter: str | None, usage_plan_id: str | None = None, stage: str = "local"
+) -> tuple[str, str, int | None]:
+    """(key, its hash, hashes stored in `parameter` or None when there is no parameter).
+
+    The usage plan comes first (a stored hash the plan lacks would be refused at the gateway),
+    and is undone if storing the hash fails: nothing is left half made."""
     key = new_api_key()
     digest = hash_api_key(key)
-    stored = add_key_hash(parameter, digest) if parameter else None
+    plan_key = None
+    if usage_plan_id:
+        plan_key = add_to_usage_plan(usage_plan_id, digest, name=f"tunegate-{stage}-{digest[:12]}")
+    try:
+        stored = add_key_hash(parameter, digest) if parameter else None
+    except Exception:
+        if usage_plan_id and plan_key:
+            apigateway = aws.client("apigateway")
+            apigateway.delete_usage_plan_key(usagePlanId=usage_plan_id, keyId=plan_key)
+            apigateway.delete_api_key(apiKey=plan_key)
+        raise
     return key, digest, stored

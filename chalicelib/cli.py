@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
         "create-api-key",
         help="make an API key, print it once, store only its hash (API_KEY_HASHES_PARAMETER)",
     )
+    create_key.add_argument(
+        "--usage-plan-id",
+        help="also add the key's hash to this API Gateway usage plan (stack output "
+        "ApiKeyUsagePlanId), so the gateway throttles the key on its own",
+    )
     create_key.set_defaults(handler=_create_api_key)
     spec = subparsers.add_parser("openapi", help="write the OpenAPI document (docs/openapi.json)")
     spec.add_argument("--out", help="file to write (default docs/openapi.json)")
@@ -62,8 +67,10 @@ def _create_api_key(args: argparse.Namespace) -> int:
     from chalicelib.settings import get_settings
 
     parameter = get_settings().api_key_hashes_parameter
-    key, digest, stored = create_api_key(parameter)
+    key, digest, stored = create_api_key(parameter, args.usage_plan_id, args.stage)
     print(f"API key (shown once, not stored): {key}")
+    if args.usage_plan_id:
+        print(f"Its SHA-256 is an API Gateway key in usage plan {args.usage_plan_id}.")
     if stored is None:
         print(
             f"No API_KEY_HASHES_PARAMETER for stage {args.stage}: add to API_KEY_HASHES: {digest}"

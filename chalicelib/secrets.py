@@ -10,6 +10,9 @@ from chalicelib.errors import ConfigurationError, Unauthorized
 from chalicelib.settings import Settings
 
 _CACHE_SECONDS = 300
+# infra/resources.json answers with the same words at the gateway (tests/test_infra.py checks).
+MISSING_API_KEY = "Missing API key: send it in the x-api-key header."
+INVALID_API_KEY = "The API key is not valid."
 
 
 def api_key_hashes(settings: Settings) -> frozenset[str]:
@@ -30,10 +33,10 @@ def hash_api_key(key: str) -> str:
 def require_api_key(presented: str | None, settings: Settings) -> None:
     """Compare the key's SHA-256 against every stored hash in constant time."""
     if not presented:
-        raise Unauthorized("Missing API key: send it in the x-api-key header.")
+        raise Unauthorized(MISSING_API_KEY)
     digest = hash_api_key(presented)
     if not any(hmac.compare_digest(digest, known) for known in api_key_hashes(settings)):
-        raise Unauthorized("The API key is not valid.")
+        raise Unauthorized(INVALID_API_KEY)
 
 
 def feedback_token_secret(settings: Settings) -> bytes:

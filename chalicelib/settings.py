@@ -17,6 +17,10 @@ class Settings(BaseModel):
     models_file: Path
     api_key_hashes: frozenset[str] = frozenset()
     api_key_hashes_parameter: str | None = None
+    #: Deployed stages: API Gateway also checks keys (Lambda authorizer) and applies the usage
+    #: plan per key; see chalicelib/gateway_auth.py. Its answers are cached this long per key.
+    api_key_authorizer: bool = False
+    api_key_authorizer_ttl_seconds: int = Field(default=300, ge=0, le=3600)
     feedback_token_secret: str | None = None
     feedback_token_secret_arn: str | None = None
     feedback_token_ttl_seconds: int = Field(default=604800, ge=60)

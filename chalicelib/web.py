@@ -56,6 +56,20 @@ def api_route(
     return decorate
 
 
+def api_routes(
+    owner: Chalice | Blueprint, protected_options: dict[str, Any] | None = None
+) -> Callable[..., Callable[[Callable[..., Any]], Any]]:
+    """`api_route` bound to `owner`, adding `protected_options` (the gateway's key check:
+    authorizer and `api_key_required`) to every route that is not public."""
+
+    def route(path: str, *, public: bool = False, **options: Any) -> Any:
+        if not public:
+            options = {**(protected_options or {}), **options}
+        return api_route(owner, path, public=public, **options)
+
+    return route
+
+
 def current_request(owner: Chalice | Blueprint) -> Request:
     request = owner.current_request
     if request is None:  # only outside a request, never inside a route

@@ -21,16 +21,20 @@ from tests.conftest import ROOT
 PARAMETER = "/tunegate/test/api-key-hashes"
 
 
-def create_key() -> str:
-    env = {**os.environ, "API_KEY_HASHES_PARAMETER": PARAMETER}
-    result = subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli", "--stage", "dev", "create-api-key"],
+def run_create_key(*extra: str, parameter: str = PARAMETER) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "API_KEY_HASHES_PARAMETER": parameter}
+    return subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", "--stage", "dev", "create-api-key", *extra],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def create_key(*extra: str) -> str:
+    result = run_create_key(*extra)
     assert result.returncode == 0, result.stderr
     match = re.search(r"API key \(shown once, not stored\): (\S+)", result.stdout)
     assert match, result.stdout
@@ -57,3 +61,31 @@ def test_keys_are_stored_only_as_hashes_and_accepted(local_stack: Any) -> None:
     require_api_key(second, settings)
     with pytest.raises(Unauthorized):
         require_api_key(first + "x", settings)
+
+
+def test_a_key_joins_the_usage_plan_as_its_hash(local_stack: Any) -> None:
+    """Per-key throttling: the gateway knows the key only by its SHA-256 (gateway_auth.py)."""
+    apigateway = boto3.client("apigateway")
+    plan = apigateway.create_usage_plan(
+        name="tunegate-dev-api-keys", throttle={"rateLimit": 10, "burstLimit": 20}
+    )
+    key = create_key("--usage-plan-id", plan["id"])
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    in_plan = apigateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"]
+    assert [k["value"] for k in in_plan] == [digest]
+    values = [k["value"] for k in apigateway.get_api_keys(includeValues=True)["items"]]
+    assert digest in values and key not in values
+    stored = boto3.client("ssm").get_parameter(Name=PARAMETER, WithDecryption=True)["Parameter"]
+    assert digest in stored["Value"].split(",")
+
+
+def test_a_key_whose_hash_cannot_be_stored_leaves_no_gateway_key(local_stack: Any) -> None:
+    apigateway = boto3.client("apigateway")
+    plan = apigateway.create_usage_plan(name="tunegate-dev-broken")
+    before = {k["id"] for k in apigateway.get_api_keys()["items"]}
+    # SSM refuses parameter names under the reserved /aws prefix.
+    result = run_create_key("--usage-plan-id", plan["id"], parameter="/aws/tunegate/hashes")
+    assert result.returncode != 0
+    assert "shown once" not in result.stdout
+    assert {k["id"] for k in apigateway.get_api_keys()["items"]} == before
+    assert apigateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"] == []

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.errors import ServiceUnavailable, Throttled, Unauthorized
+from chalicelib.secrets import INVALID_API_KEY, MISSING_API_KEY
 from devstack.lambda_vendor import vendor_lambda_dependencies
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -377,3 +379,72 @@ def test_deployed_stages_trace_functions_and_the_api(sam: dict[str, Any]) -> Non
     for name, function in _functions(sam).items():
         assert function["Properties"]["Tracing"] == "Active", name
     assert sam["Resources"]["RestAPI"]["Properties"]["TracingEnabled"] is True
+
+
+def test_the_gateway_checks_keys_on_exactly_the_contracts_routes(sam: dict[str, Any]) -> None:
+    body = sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    assert body["x-amazon-apigateway-api-key-source"] == "AUTHORIZER"
+    authorizer = body["securityDefinitions"]["api_key_authorizer"]
+    assert authorizer["name"] == "x-api-key"
+    assert authorizer["x-amazon-apigateway-authorizer"]["type"] == "token"
+    for path, methods in body["paths"].items():
+        for method, operation in methods.items():
+            secured = path.startswith("/v1/") and path != "/v1/feedback"
+            names = {name for requirement in operation.get("security", []) for name in requirement}
+            expected = {"api_key", "api_key_authorizer"} if secured else set()
+            assert names == expected, f"{method.upper()} {path}"
+
+
+def test_each_key_is_throttled_by_the_usage_plan(sam: dict[str, Any]) -> None:
+    plan = sam["Resources"]["ApiKeyUsagePlan"]["Properties"]
+    assert plan["ApiStages"] == [{"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}]
+    assert plan["Throttle"] == {
+        "RateLimit": {"Ref": "KeyRateLimit"},
+        "BurstLimit": {"Ref": "KeyBurstLimit"},
+    }
+    assert sam["Outputs"]["ApiKeyUsagePlanId"]["Value"] == {"Ref": "ApiKeyUsagePlan"}
+    # The authorizer reads only the key hashes: none of the stack's data.
+    role = sam["Resources"]["ApiKeyAuthorizerRole"]["Properties"]
+    assert not role.get("ManagedPolicyArns")
+    assert _functions(sam)["ApiKeyAuthorizer"]["Properties"]["Timeout"] <= 10
+
+
+def _gateway_response(sam: dict[str, Any], kind: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    body = sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    response = body["x-amazon-apigateway-gateway-responses"][kind]
+    headers = {
+        name.removeprefix("gatewayresponse.header."): value
+        for name, value in response.get("responseParameters", {}).items()
+    }
+    template = json.loads(response["responseTemplates"]["application/json"])
+    return int(response["statusCode"]), template, headers
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        ("UNAUTHORIZED", Unauthorized(MISSING_API_KEY)),
+        ("ACCESS_DENIED", Unauthorized(INVALID_API_KEY)),
+        ("INVALID_API_KEY", Unauthorized(INVALID_API_KEY)),
+    ],
+)
+def test_a_refused_key_gets_the_apps_own_answer(
+    sam: dict[str, Any], kind: str, error: Unauthorized
+) -> None:
+    assert _gateway_response(sam, kind) == (error.status, error.body(), {})
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        ("THROTTLED", Throttled),
+        ("QUOTA_EXCEEDED", Throttled),
+        ("AUTHORIZER_FAILURE", ServiceUnavailable),
+    ],
+)
+def test_gateway_refusals_use_the_contracts_codes_and_retry_after(
+    sam: dict[str, Any], kind: str, error: type[Throttled | ServiceUnavailable]
+) -> None:
+    status, body, headers = _gateway_response(sam, kind)
+    assert (status, body["error"]["code"]) == (error.status, error.code)
+    assert headers == {"Retry-After": "'1'"}

@@ -1,0 +1,58 @@
+"""API Gateway's side of the API key: per-key throttling without storing any key in the clear.
+
+API Gateway throttles per key only through a usage plan, and a usage plan counts requests by
+API Gateway API keys. A client's Tunegate key must not become one of those (API Gateway keeps
+key values readable), so the deployed REST API takes its keys from a Lambda authorizer
+(`x-amazon-apigateway-api-key-source: AUTHORIZER`, in `infra/resources.json`): the authorizer
+hashes the presented key, checks the hash against the stored ones, and names the hash as the
+request's `usageIdentifierKey`. `create-api-key --usage-plan-id` registers that same hash as an
+API Gateway key in the plan. A wrong key is refused at the gateway, before the API Lambda
+runs; the app still checks every key itself, so `chalice local` and deployed behave the same.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+from typing import Any
+
+from chalicelib.secrets import hash_api_key
+
+AUTHORIZER_HEADER = "x-api-key"
+
+
+def stage_wide(method_arn: str) -> str:
+    """`arn:…:{api}/{stage}/{verb}/{path}` → `arn:…:{api}/{stage}/*`.
+
+    API Gateway caches an authorizer's answer per key for every route, so the policy it caches
+    must cover the whole stage, not only the route that happened to ask first."""
+    api_and_stage = method_arn.split("/", 2)[:2]
+    if len(api_and_stage) != 2 or not all(api_and_stage):
+        raise ValueError(f"not an execute-api method ARN: {method_arn!r}")
+    return "/".join(api_and_stage) + "/*"
+
+
+def authorize(
+    presented: str | None, method_arn: str, known_hashes: Iterable[str]
+) -> dict[str, Any]:
+    """The authorizer's answer: Allow with the key's hash as usage-plan key, or Deny."""
+    digest = hash_api_key(presented) if presented else ""
+    valid = bool(digest) and any(hmac.compare_digest(digest, known) for known in known_hashes)
+    answer: dict[str, Any] = {
+        # Enough to tell keys apart in access logs; never the key, and not the whole hash.
+        "principalId": f"key-{digest[:12]}" if valid else "anonymous",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Action": "execute-api:Invoke",
+                    "Effect": "Allow" if valid else "Deny",
+                    "Resource": [stage_wide(method_arn)],
+                }
+            ],
+        },
+        "context": {},
+    }
+    if valid:
+        answer["usageIdentifierKey"] = digest
+    return answer
