@@ -6,6 +6,9 @@ imported, and the same process-wide app is reused by every test (as a warm Lambd
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -134,6 +137,18 @@ def client(stack: Any, emulator: Any) -> Iterator[Any]:
     # A stage absent from config.json: chalice.test then adds only the global variables.
     with Client(stack.app, stage_name="pytest", project_dir=str(ROOT)) as test_client:
         yield test_client
+
+
+def run_python_json(
+    args: list[str], env: dict[str, str], cwd: Path = ROOT, timeout: float = 120
+) -> dict[str, Any]:
+    """Run `python ARGS` in a fresh process; it must succeed and print JSON as its last line."""
+    result = subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, result.stderr
+    out: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return out
 
 
 def auth_headers(**extra: str) -> dict[str, str]:

@@ -9,14 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 from chalicelib.gateway_auth import authorize, stage_wide
-from tests.conftest import ROOT
+from tests.conftest import run_python_json
 
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/POST/v1/models/m/invoke"
 STAGE_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/*"
@@ -92,17 +90,7 @@ def deployed_app(key: str, **env: str) -> dict[str, Any]:
         **env,
     }
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("MODELS_", "API_KEY"))}
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, key, METHOD_ARN],
-        cwd=ROOT,
-        env={**clean, **stage_env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    out: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return out
+    return run_python_json(["-c", PROBE, key, METHOD_ARN], {**clean, **stage_env})
 
 
 def test_deployed_routes_need_the_gateway_key_check_except_the_public_ones() -> None:

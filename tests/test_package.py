@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from devstack.lambda_vendor import vendor_lambda_dependencies
+from tests.conftest import run_python_json
 from tests.test_infra import ROOT, _offline_env, _tool
 from tests.test_tracing import TRACE_ID
 
@@ -85,16 +85,8 @@ def test_bundle_imports_and_serves_on_a_clean_interpreter(bundle: Path, tmp_path
         "response = app.app(json.loads(sys.argv[3]), None); "
         "response['xray'] = sys.modules['aws_xray_sdk'].__file__; print(json.dumps(response))"
     )
-    result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", code, str(task), str(runtime), json.dumps(event)],
-        cwd=task,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    response = json.loads(result.stdout.strip().splitlines()[-1])
+    args = ["-I", "-S", "-c", code, str(task), str(runtime), json.dumps(event)]
+    response = run_python_json(args, env, cwd=task)
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["stage"] == "prod"
     assert response["xray"].startswith(str(task))

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from chalicelib.tracing import tracing_enabled
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, run_python_json
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACE_ID = "1-5759e988-bd862e3fe1be46a994272793"
@@ -91,17 +91,7 @@ def run_in_lambda(event: dict[str, Any], daemon: socket.socket, **env: str) -> d
         "_X_AMZN_TRACE_ID": f"Root={TRACE_ID};Parent=53995c3f42cd8ad8;Sampled=1",
         **env,
     }
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(event)],
-        cwd=ROOT,
-        env=lambda_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    out: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return out
+    return run_python_json(["-c", PROBE, json.dumps(event)], lambda_env)
 
 
 def received(daemon: socket.socket) -> list[dict[str, Any]]:
