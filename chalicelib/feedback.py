@@ -17,7 +17,7 @@ from chalicelib.errors import InvalidRequest
 from chalicelib.feedback_store import DynamoFeedbackStore, FeedbackRecord
 from chalicelib.formats.base import Message, Prompt, transcript
 from chalicelib.invocation_store import InvocationRecord, InvocationStore
-from chalicelib.observability import MetricUnit, metrics
+from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.tokens import read_feedback_token
 
 #: Without `min_rating`, an answer becomes training data when rated at least this well.
@@ -80,7 +80,20 @@ def submit_feedback(
         comment=request.comment,
         correction=request.correction,
     )
+    # The rated invocation's id is the correlation id: its invoke and feedback logs join up.
+    logger.set_correlation_id(request.invocation_id)
+    logger.append_keys(invocation_id=request.invocation_id, model=model)
     created = store.upsert(record)
+    logger.info(  # never the comment or correction text
+        "feedback",
+        extra={
+            "first_rating": created,
+            "rating": request.rating,
+            "thumbs": request.thumbs,
+            "has_comment": bool(request.comment),
+            "has_correction": bool(request.correction),
+        },
+    )
     metrics.add_dimension(name="model", value=model)
     if request.rating is not None:
         metrics.add_metric(name="FeedbackRating", unit=MetricUnit.Count, value=request.rating)

@@ -47,6 +47,7 @@ def invoke(
     )
     params = resolve_params(deployment.inference, **request.parameters.model_dump())
     invocation_id = str(uuid.uuid4())
+    logger.set_correlation_id(invocation_id)  # feedback on this answer logs the same id
     logger.append_keys(invocation_id=invocation_id, model=deployment.name)
     annotate("model", deployment.name)
     annotate("invocation_id", invocation_id)

@@ -3,10 +3,12 @@ summaries, CORS, EMF metrics, and the export that turns ratings into fine-tuning
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import ROOT, auth_headers
+from tests.conftest import API_KEY, ROOT, auth_headers
 from tests.test_api_invoke import NEGATIVE, POSITIVE, error_of, invoke
 
 SECRET = b"test-feedback-secret"
@@ -255,6 +257,46 @@ def test_emf_metrics_names_units_dimensions(
     # no prompt or output text in any log line by default
     invocation(client, text="UNIQUE-PAYLOAD-MARKER " + POSITIVE)
     assert "UNIQUE-PAYLOAD-MARKER" not in capsys.readouterr().out
+
+
+@pytest.fixture()
+def log_stream() -> Iterator[io.StringIO]:
+    """What the app's logger writes during the test (its handler keeps the stream it was
+    created with, which is not the one pytest swaps in per test)."""
+    from chalicelib.observability import logger
+
+    stream = io.StringIO()
+    previous = logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
+    yield stream
+    logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
+
+
+def log_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    stream.seek(0)
+    stream.truncate()
+    return lines
+
+
+def test_invoke_and_its_feedback_log_the_same_correlation_id(
+    client: Any, log_stream: io.StringIO
+) -> None:
+    inv = invocation(client)
+    body = {"invocation_id": inv["invocation_id"], "feedback_token": inv["feedback_token"]}
+    response = feedback(client, {**body, "rating": 2, "comment": "UNIQUE-COMMENT-MARKER"})
+    assert response.status_code == 201
+    text = log_stream.getvalue()
+    logs = {line["message"]: line for line in log_lines(log_stream)}
+    for message in ("invocation", "feedback"):
+        assert logs[message]["correlation_id"] == inv["invocation_id"], message
+        assert logs[message]["model"] == "sentiment-converse"
+    assert logs["feedback"]["rating"] == 2 and logs["feedback"]["has_comment"] is True
+    assert "UNIQUE-COMMENT-MARKER" not in text
+    # The next request starts clean: no correlation id carried over.
+    client.http.get("/v1/models", headers={"x-api-key": API_KEY})
+    second = invocation(client)
+    [later] = [line for line in log_lines(log_stream) if line["message"] == "invocation"]
+    assert later["correlation_id"] == second["invocation_id"] != inv["invocation_id"]
 
 
 def run_validate(path: Path, fmt: str) -> subprocess.CompletedProcess[str]:
