@@ -65,6 +65,7 @@ def handle_record(record: SQSRecord) -> None:
     except ValueError:
         logger.warning("dropped a message that is not an evaluation job message")
         return
+    logger.set_correlation_id(message.evaluation_id)  # every step of a job logs its id
     ctx = get_job_context()
     try:
         dispatch(ctx, message)
