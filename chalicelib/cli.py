@@ -83,19 +83,27 @@ def _create_api_key(args: argparse.Namespace) -> int:
 def _policy(args: argparse.Namespace) -> int:
     import json
 
-    from chalicelib.iam import stage_policy
+    from chalicelib.iam import authorizer_policy, stage_policy
     from chalicelib.registry import load_registry
     from chalicelib.settings import get_settings
     from chalicelib.stages import PROJECT_DIR
 
     settings = get_settings()
     registry = load_registry(settings.models_file)
-    document = stage_policy(registry, settings, account_id=args.account_id, region=args.region)
-    out = args.out or PROJECT_DIR / ".chalice" / f"policy-{args.stage}.json"
-    with open(out, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2)
-        handle.write("\n")
-    print(f"wrote {out}")
+    where = {"account_id": args.account_id, "region": args.region}
+    documents = {
+        args.out or PROJECT_DIR / ".chalice" / f"policy-{args.stage}.json": stage_policy(
+            registry, settings, **where
+        )
+    }
+    if settings.api_key_authorizer:
+        authorizer_file = PROJECT_DIR / ".chalice" / f"policy-{args.stage}-authorizer.json"
+        documents[authorizer_file] = authorizer_policy(settings, **where)
+    for out, document in documents.items():
+        with open(out, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
+            handle.write("\n")
+        print(f"wrote {out}")
     return 0
 
 

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from chalicelib.iam import RESOURCELESS_ACTIONS, model_arn, secret_resource, stage_policy
+from chalicelib.iam import (
+    RESOURCELESS_ACTIONS,
+    authorizer_policy,
+    model_arn,
+    secret_resource,
+    stage_policy,
+)
 from chalicelib.registry import load_registry
 from chalicelib.settings import settings_from_env
 from chalicelib.stages import stage_environment
@@ -85,3 +91,28 @@ def test_model_and_secret_resources() -> None:
     assert secret_resource(name_only) == name_only + "-??????"
     full = "arn:aws:secretsmanager:us-east-1:1:secret:tunegate/feedback-AbC123"
     assert secret_resource(full) == full
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_key_authorizer_reads_only_the_key_hashes(stage: str) -> None:
+    """The authorizer function gets its own policy: no model, table, queue, bucket or secret."""
+    settings, _, _ = stage_inputs(stage)
+    assert settings.api_key_authorizer
+    committed = json.loads((ROOT / ".chalice" / f"policy-{stage}-authorizer.json").read_text())
+    generated = authorizer_policy(settings, account_id=ACCOUNTS[stage], region="us-east-1")
+    assert committed == generated, f"regenerate: python -m chalicelib.cli --stage {stage} policy"
+    actions = {a for statement in committed["Statement"] for a in statement["Action"]}
+    assert actions == {
+        "ssm:GetParameter",
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        *RESOURCELESS_ACTIONS,
+    }
+    [hashes] = [s["Resource"] for s in committed["Statement"] if s["Sid"] == "ApiKeyHashes"]
+    assert hashes == [
+        f"arn:aws:ssm:us-east-1:{ACCOUNTS[stage]}:parameter/tunegate/{stage}/api-key-hashes"
+    ]
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    function = config["stages"][stage]["lambda_functions"]["api_key_authorizer"]
+    assert function["iam_policy_file"] == f"policy-{stage}-authorizer.json"

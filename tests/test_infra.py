@@ -403,9 +403,12 @@ def test_each_key_is_throttled_by_the_usage_plan(sam: dict[str, Any]) -> None:
         "BurstLimit": {"Ref": "KeyBurstLimit"},
     }
     assert sam["Outputs"]["ApiKeyUsagePlanId"]["Value"] == {"Ref": "ApiKeyUsagePlan"}
-    # The authorizer reads only the key hashes: none of the stack's data.
+    # The authorizer reads only the key hashes: its own policy file, none of the stack's data.
     role = sam["Resources"]["ApiKeyAuthorizerRole"]["Properties"]
     assert not role.get("ManagedPolicyArns")
+    authorizer_file = ROOT / ".chalice" / f"policy-{STAGE}-authorizer.json"
+    [inline] = role["Policies"]
+    assert inline["PolicyDocument"] == json.loads(authorizer_file.read_text())
     assert _functions(sam)["ApiKeyAuthorizer"]["Properties"]["Timeout"] <= 10
 
 
