@@ -38,7 +38,10 @@ class Context:
     def get_remaining_time_in_millis(self):
         return 30000
 
-response = app.app(event, Context())
+if "Records" in event:
+    response = app.evaluation_worker(event, Context())
+else:
+    response = app.app(event, Context())
 print(json.dumps({"response": response, "xray_imported": "aws_xray_sdk" in sys.modules}))
 """
 
@@ -152,6 +155,29 @@ def test_tracing_disabled_sends_nothing_and_never_imports_the_sdk(daemon: socket
     assert out["response"]["statusCode"] == 200
     assert not out["xray_imported"]
     assert received(daemon) == []
+
+
+def test_a_worker_event_is_traced_with_its_job(daemon: socket.socket) -> None:
+    """A chunk message for a job that does not exist: one job lookup, then nothing to do."""
+    body = json.dumps({"type": "chunk", "evaluation_id": "ev-traced", "round": 1, "chunk": 0})
+    record = {
+        "messageId": "m-1",
+        "receiptHandle": "r-1",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:tunegate-prod-evaluation-chunks",
+        "awsRegion": "us-east-1",
+    }
+    out = run_in_lambda({"Records": [record]}, daemon)
+    assert out["response"] == {"batchItemFailures": []}
+    documents = received(daemon)
+    worker = next(d for d in documents if d["name"] == "## evaluation_worker")
+    assert worker["annotations"] == {"evaluation_id": "ev-traced", "step": "chunk"}
+    children = [d for d in documents if d.get("parent_id") == worker["id"]]
+    assert [(d["name"], d["aws"]["operation"]) for d in children] == [("dynamodb", "GetItem")]
 
 
 @pytest.mark.parametrize(

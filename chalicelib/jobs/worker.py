@@ -43,6 +43,7 @@ from chalicelib.jobs.window import successor
 from chalicelib.observability import logger
 from chalicelib.prompting import resolve_params
 from chalicelib.registry import Deployment
+from chalicelib.tracing import annotate
 
 
 class FinalizerBusy(RuntimeError):
@@ -66,6 +67,8 @@ def handle_record(record: SQSRecord) -> None:
         logger.warning("dropped a message that is not an evaluation job message")
         return
     logger.set_correlation_id(message.evaluation_id)  # every step of a job logs its id
+    annotate("evaluation_id", message.evaluation_id)
+    annotate("step", message.kind)
     ctx = get_job_context()
     try:
         dispatch(ctx, message)
