@@ -1,4 +1,4 @@
-"""Create API keys: the key is shown once; only its SHA-256 is ever stored."""
+"""Create and revoke API keys: a key is shown once; only its SHA-256 is ever stored."""
 
 from __future__ import annotations
 
@@ -16,21 +16,63 @@ def new_api_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def add_key_hash(parameter: str, digest: str) -> int:
-    """Append `digest` to the SSM SecureString of key hashes (created if missing); returns the
-    number of hashes now stored."""
-    ssm = aws.client("ssm")
+# SSM refuses an empty value: a list with no hash left is stored as this (parsed as empty).
+NO_HASHES = ","
+
+
+def _stored_hashes(parameter: str) -> list[str]:
     try:
-        current = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+        value = aws.client("ssm").get_parameter(Name=parameter, WithDecryption=True)
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ParameterNotFound":
             raise
-        current = ""
-    hashes = [h for h in current.split(",") if h.strip()]
+        return []
+    return [h.strip() for h in value["Parameter"]["Value"].split(",") if h.strip()]
+
+
+def _store_hashes(parameter: str, hashes: list[str]) -> None:
+    value = ",".join(hashes) or NO_HASHES
+    aws.client("ssm").put_parameter(
+        Name=parameter, Value=value, Type="SecureString", Overwrite=True
+    )
+
+
+def add_key_hash(parameter: str, digest: str) -> int:
+    """Append `digest` to the SSM SecureString of key hashes (created if missing); returns the
+    number of hashes now stored."""
+    hashes = _stored_hashes(parameter)
     if digest not in hashes:
         hashes.append(digest)
-    ssm.put_parameter(Name=parameter, Value=",".join(hashes), Type="SecureString", Overwrite=True)
+    _store_hashes(parameter, hashes)
     return len(hashes)
+
+
+def remove_key_hash(parameter: str, digest: str) -> bool:
+    """Take `digest` out of the stored hashes; False when it was not there."""
+    hashes = _stored_hashes(parameter)
+    if digest not in hashes:
+        return False
+    _store_hashes(parameter, [h for h in hashes if h != digest])
+    return True
+
+
+def remove_from_gateway(digest: str) -> int:
+    """Delete the API Gateway keys whose value is `digest` (usage-plan keys made by
+    `create-api-key --usage-plan-id`); returns how many were deleted."""
+    apigateway = aws.client("apigateway")
+    doomed: list[str] = []
+    position: str | None = None
+    while True:
+        page = apigateway.get_api_keys(
+            includeValues=True, limit=500, **({"position": position} if position else {})
+        )
+        doomed += [k["id"] for k in page.get("items", []) if k.get("value") == digest]
+        position = page.get("position")
+        if not position:
+            break
+    for key_id in doomed:
+        apigateway.delete_api_key(apiKey=key_id)
+    return len(doomed)
 
 
 def add_to_usage_plan(usage_plan_id: str, digest: str, name: str) -> str:
@@ -73,3 +115,11 @@ def create_api_key(
             apigateway.delete_api_key(apiKey=plan_key)
         raise
     return key, digest, stored
+
+
+def revoke_api_key(parameter: str | None, digest: str, *, gateway: bool) -> tuple[bool, int]:
+    """(hash removed from `parameter`, API Gateway keys deleted). The hash goes first: from
+    then on the app and the authorizer refuse the key once their caches expire."""
+    removed = remove_key_hash(parameter, digest) if parameter else False
+    deleted = remove_from_gateway(digest) if gateway else 0
+    return removed, deleted

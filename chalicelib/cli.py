@@ -40,6 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
         "ApiKeyUsagePlanId), so the gateway throttles the key on its own",
     )
     create_key.set_defaults(handler=_create_api_key)
+    revoke_key = subparsers.add_parser(
+        "revoke-api-key",
+        help="take a key's hash out of API_KEY_HASHES_PARAMETER and delete its API Gateway key",
+    )
+    which = revoke_key.add_mutually_exclusive_group(required=True)
+    which.add_argument("--key-hash", help="the key's SHA-256 (printed by create-api-key)")
+    which.add_argument("--key", help="the key itself (hashed here, never stored or sent)")
+    revoke_key.add_argument(
+        "--keep-gateway-key",
+        action="store_true",
+        help="do not look for the hash among API Gateway keys (no usage plan in this stage)",
+    )
+    revoke_key.set_defaults(handler=_revoke_api_key)
     spec = subparsers.add_parser("openapi", help="write the OpenAPI document (docs/openapi.json)")
     spec.add_argument("--out", help="file to write (default docs/openapi.json)")
     spec.set_defaults(handler=_openapi)
@@ -69,8 +82,9 @@ def _create_api_key(args: argparse.Namespace) -> int:
     parameter = get_settings().api_key_hashes_parameter
     key, digest, stored = create_api_key(parameter, args.usage_plan_id, args.stage)
     print(f"API key (shown once, not stored): {key}")
+    print(f"Its SHA-256 (to revoke it): {digest}")
     if args.usage_plan_id:
-        print(f"Its SHA-256 is an API Gateway key in usage plan {args.usage_plan_id}.")
+        print(f"The hash is an API Gateway key in usage plan {args.usage_plan_id}.")
     if stored is None:
         print(
             f"No API_KEY_HASHES_PARAMETER for stage {args.stage}: add to API_KEY_HASHES: {digest}"
@@ -78,6 +92,27 @@ def _create_api_key(args: argparse.Namespace) -> int:
     else:
         print(f"Its SHA-256 was added to {parameter} ({stored} key(s) now valid).")
     return 0
+
+
+def _revoke_api_key(args: argparse.Namespace) -> int:
+    import re
+
+    from chalicelib.api_keys import revoke_api_key
+    from chalicelib.secrets import hash_api_key
+    from chalicelib.settings import get_settings
+
+    digest = hash_api_key(args.key) if args.key else args.key_hash.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        print("--key-hash must be a hex SHA-256 digest", file=sys.stderr)
+        return 2
+    parameter = get_settings().api_key_hashes_parameter
+    removed, deleted = revoke_api_key(parameter, digest, gateway=not args.keep_gateway_key)
+    where = parameter or "(no API_KEY_HASHES_PARAMETER: edit API_KEY_HASHES yourself)"
+    print(f"{where}: {'hash removed' if removed else 'hash was not there'}")
+    if not args.keep_gateway_key:
+        print(f"API Gateway keys deleted: {deleted}")
+    print("Refused everywhere within about 10 minutes (hash cache + authorizer TTL).")
+    return 0 if removed or deleted else 1
 
 
 def _policy(args: argparse.Namespace) -> int:

@@ -21,10 +21,12 @@ from tests.conftest import ROOT
 PARAMETER = "/tunegate/test/api-key-hashes"
 
 
-def run_create_key(*extra: str, parameter: str = PARAMETER) -> subprocess.CompletedProcess[str]:
+def run_key_command(
+    command: str, *extra: str, parameter: str = PARAMETER
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "API_KEY_HASHES_PARAMETER": parameter}
     return subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli", "--stage", "dev", "create-api-key", *extra],
+        [sys.executable, "-m", "chalicelib.cli", "--stage", "dev", command, *extra],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -33,12 +35,19 @@ def run_create_key(*extra: str, parameter: str = PARAMETER) -> subprocess.Comple
     )
 
 
-def create_key(*extra: str) -> str:
-    result = run_create_key(*extra)
+def run_create_key(*extra: str, parameter: str = PARAMETER) -> subprocess.CompletedProcess[str]:
+    return run_key_command("create-api-key", *extra, parameter=parameter)
+
+
+def printed_key(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 0, result.stderr
     match = re.search(r"API key \(shown once, not stored\): (\S+)", result.stdout)
     assert match, result.stdout
     return match.group(1)
+
+
+def create_key(*extra: str) -> str:
+    return printed_key(run_create_key(*extra))
 
 
 def test_keys_are_stored_only_as_hashes_and_accepted(local_stack: Any) -> None:
@@ -89,3 +98,54 @@ def test_a_key_whose_hash_cannot_be_stored_leaves_no_gateway_key(local_stack: An
     assert "shown once" not in result.stdout
     assert {k["id"] for k in apigateway.get_api_keys()["items"]} == before
     assert apigateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"] == []
+
+
+def run_revoke(*args: str, parameter: str) -> subprocess.CompletedProcess[str]:
+    return run_key_command("revoke-api-key", *args, parameter=parameter)
+
+
+def accepts(parameter: str, key: str) -> bool:
+    """The deployed app's check, read fresh (Powertools caches parameters per process)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+    settings = settings_from_env(
+        {
+            "MODELS_FILE": "chalicelib/registries/local.json",
+            "API_KEY_HASHES_PARAMETER": parameter,
+            "FEEDBACK_TOKEN_SECRET": "s",
+        }
+    )
+    try:
+        require_api_key(key, settings)
+    except Unauthorized:
+        return False
+    return True
+
+
+def test_a_revoked_key_is_gone_from_ssm_and_the_usage_plan(local_stack: Any) -> None:
+    parameter = "/tunegate/test/revoke-hashes"
+    apigateway = boto3.client("apigateway")
+    plan = apigateway.create_usage_plan(name="tunegate-dev-revoke")
+    keys = []
+    for _ in range(2):
+        result = run_create_key("--usage-plan-id", plan["id"], parameter=parameter)
+        keys.append(printed_key(result))
+        assert hashlib.sha256(keys[-1].encode()).hexdigest() in result.stdout
+    first, second = keys
+    assert accepts(parameter, first) and accepts(parameter, second)
+
+    revoked = run_revoke("--key", first, parameter=parameter)
+    assert revoked.returncode == 0, revoked.stderr
+    assert "hash removed" in revoked.stdout and "API Gateway keys deleted: 1" in revoked.stdout
+    assert not accepts(parameter, first) and accepts(parameter, second)
+    values = [k["value"] for k in apigateway.get_api_keys(includeValues=True)["items"]]
+    assert hashlib.sha256(first.encode()).hexdigest() not in values
+    assert hashlib.sha256(second.encode()).hexdigest() in values
+
+    # Revoking again changes nothing and says so; revoking the last key leaves no valid key.
+    assert run_revoke("--key", first, parameter=parameter).returncode == 1
+    digest = hashlib.sha256(second.encode()).hexdigest()
+    assert run_revoke("--key-hash", digest.upper(), parameter=parameter).returncode == 0
+    assert not accepts(parameter, second)
+    assert run_revoke("--key-hash", "not-a-digest", parameter=parameter).returncode == 2
