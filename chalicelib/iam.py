@@ -83,6 +83,8 @@ def stage_policy(
     bucket = f"arn:aws:s3:::{settings.results_bucket}"
     allow("ResultsObjects", ["s3:GetObject", "s3:PutObject"], [f"{bucket}/*"])
     allow("ResultsBucket", ["s3:ListBucket"], [bucket])
+    # A chunk attempt that lost its commit deletes its own results object (jobs/worker.py).
+    allow("DiscardChunkResults", ["s3:DeleteObject"], [f"{bucket}/evaluations/*/chunks/*"])
     _key_hashes(policy, settings, account_id=account_id, region=region)
     secrets = {d.api_key_secret_arn for d in registry.deployments if d.api_key_secret_arn}
     if settings.feedback_token_secret_arn:

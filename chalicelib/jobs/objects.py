@@ -21,6 +21,7 @@ from chalicelib.errors import ServiceUnavailable
 from chalicelib.evaluation.answers import ItemResult
 from chalicelib.evaluation.datasets import Item
 from chalicelib.evaluation.totals import EvaluationTotals
+from chalicelib.observability import logger
 
 OUTPUT_TYPES = {
     "results.json": "application/json",
@@ -68,6 +69,13 @@ class JobObjects:
             raise ServiceUnavailable(
                 "Evaluation results cannot be stored right now.", retry_after=5
             ) from exc
+
+    def discard(self, key: str) -> None:
+        """Best-effort delete of an object nothing refers to (a losing chunk attempt's)."""
+        try:
+            aws.client("s3").delete_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError):
+            logger.warning("could not delete an unreferenced object", extra={"key": key})
 
     def get(self, key: str) -> bytes:
         try:

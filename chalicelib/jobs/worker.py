@@ -38,7 +38,7 @@ from chalicelib.jobs.settings import (
     RETRY_DELAY_SECONDS,
     WORKER_TIMEOUT_SECONDS,
 )
-from chalicelib.jobs.store import DynamoAnswerCache
+from chalicelib.jobs.store import CommitOutcome, DynamoAnswerCache
 from chalicelib.jobs.window import successor
 from chalicelib.observability import logger
 from chalicelib.prompting import resolve_params
@@ -140,17 +140,7 @@ def run_chunk(ctx: JobContext, message: JobMessage) -> None:
         following = successor(job.scheduled(), chunk, job.chunks_in_flight)
         if following is not None:
             ctx.queue.send([JobMessage("chunk", job.evaluation_id, job.round, following)])
-        key = ctx.objects.chunk_key(job.evaluation_id, chunk, job.round, uuid.uuid4().hex[:12])
-        ctx.objects.put_chunk(key, outcome.results, outcome.totals)
-        committed = ChunkRecord(
-            chunk=chunk,
-            round=job.round,
-            count=len(outcome.results),
-            errors=outcome.totals.n_items_with_errors,
-            object_key=key,
-            committed_at=now_iso(),
-        )
-        result = ctx.store.commit_chunk(job.evaluation_id, committed)
+        result = store_chunk(ctx, job, chunk, outcome)
         logger.info(
             "evaluation chunk " + result,
             extra={"evaluation_id": job.evaluation_id, "chunk": chunk, "round": job.round},
@@ -162,6 +152,29 @@ def run_chunk(ctx: JobContext, message: JobMessage) -> None:
         except Exception:  # they expire anyway
             logger.warning("answer cache cleanup failed", exc_info=True)
     finalize_if_complete(ctx, job)
+
+
+def store_chunk(
+    ctx: JobContext, job: JobRecord, chunk: int, outcome: ChunkOutcome
+) -> CommitOutcome:
+    """Write the chunk's results to a new object, then commit the record that points at it.
+
+    Each attempt writes its own object, so a losing attempt (another delivery committed first,
+    or the round ended) cannot touch the winner's; it deletes its own, which nothing refers to."""
+    key = ctx.objects.chunk_key(job.evaluation_id, chunk, job.round, uuid.uuid4().hex[:12])
+    ctx.objects.put_chunk(key, outcome.results, outcome.totals)
+    committed = ChunkRecord(
+        chunk=chunk,
+        round=job.round,
+        count=len(outcome.results),
+        errors=outcome.totals.n_items_with_errors,
+        object_key=key,
+        committed_at=now_iso(),
+    )
+    result = ctx.store.commit_chunk(job.evaluation_id, committed)
+    if result != "committed":
+        ctx.objects.discard(key)
+    return result
 
 
 def finalize_if_complete(ctx: JobContext, job: JobRecord) -> None:

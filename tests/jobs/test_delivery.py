@@ -43,6 +43,34 @@ def test_every_message_delivered_twice_counts_once(
         )
 
 
+def test_a_losing_chunk_attempt_deletes_its_own_results_object(jobs: Harness) -> None:
+    """Two deliveries of one chunk can both run before either commits; the loser's object
+    must go, the winner's stay (the record points at it)."""
+    import boto3
+
+    from chalicelib.evaluation.runner import ChunkOutcome
+    from chalicelib.jobs.context import get_job_context
+    from chalicelib.jobs.worker import store_chunk
+
+    records = records_of_test_set()[:20]
+    evaluation_id = jobs.submit({"models": MODELS, "dataset": {"records": records}})
+    assert jobs.run(evaluation_id)["status"] == "succeeded"
+    ctx = get_job_context()
+    job = ctx.store.get(evaluation_id)
+    winner = ctx.store.get_chunk(evaluation_id, 0)
+    assert job is not None and winner is not None
+    results, totals = ctx.objects.get_chunk(winner.object_key)
+
+    outcome = store_chunk(ctx, job, 0, ChunkOutcome(results, totals))  # a late second attempt
+
+    assert outcome == "duplicate"
+    listing = boto3.client("s3").list_objects_v2(
+        Bucket=ctx.objects.bucket, Prefix=f"evaluations/{evaluation_id}/chunks/000000/"
+    )
+    assert [o["Key"] for o in listing.get("Contents", [])] == [winner.object_key]
+    assert ctx.store.get_chunk(evaluation_id, 0) == winner
+
+
 def test_a_worker_killed_mid_chunk_loses_nothing_and_repeats_little(
     jobs: Harness, reference: dict[str, Any]
 ) -> None:
