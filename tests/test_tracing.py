@@ -135,6 +135,22 @@ def test_an_invoke_in_lambda_is_traced_down_to_the_aws_calls(daemon: socket.sock
     assert "It worked wonders" not in json.dumps(documents)
 
 
+def test_an_openai_compatible_call_is_traced_as_http(daemon: socket.socket) -> None:
+    out = run_in_lambda(invoke_event("echo-openai-chat", "Hello."), daemon)
+    assert out["response"]["statusCode"] == 200
+    documents = received(daemon)
+    route = next(d for d in documents if d["name"] == "## POST /v1/models/{name}/invoke")
+    children = [d for d in documents if d.get("parent_id") == route["id"]]
+    # The SDK's httplib patch records the request and the read of its response.
+    remote = [d["http"] for d in children if d.get("namespace") == "remote"]
+    assert remote and all(h["request"]["url"].endswith("/v1/chat/completions") for h in remote)
+    assert any(
+        h["request"]["method"] == "POST" and h.get("response", {}).get("status") == 200
+        for h in remote
+    )
+    assert "Hello." not in json.dumps(documents)
+
+
 def test_a_failed_model_call_is_marked_on_the_trace(emulator: Any, daemon: socket.socket) -> None:
     emulator.script([{"error": "ThrottlingException", "message": "scripted"}] * 3)
     try:
