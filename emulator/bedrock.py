@@ -104,18 +104,7 @@ def _anthropic(body: dict[str, Any]) -> ModelRequest:
     system = body.get("system")
     system_text = "" if system is None else _anthropic_text(system, "system")
     roles, texts = _conversation(body.get("messages"), _anthropic_text, _ANTHROPIC_WORDING)
-    last_user = next(
-        t for r, t in zip(reversed(roles), reversed(texts), strict=True) if r == "user"
-    )
-    return ModelRequest(
-        family="anthropic",
-        echo_text=last_user,
-        classify_text=last_user,
-        input_tokens=count_words(system_text) + sum(map(count_words, texts)),
-        max_tokens=max_tokens,
-        stop=stop,
-        completion_style=False,
-    )
+    return _chat_request("anthropic", system_text, roles, texts, max_tokens, stop)
 
 
 def _llama3(body: dict[str, Any]) -> ModelRequest:
@@ -211,18 +200,7 @@ def _converse(body: dict[str, Any]) -> ModelRequest:
     checks.number(config, "temperature", "inferenceConfig.temperature")
     checks.number(config, "topP", "inferenceConfig.topP")
     stop = checks.text_list(config, "stopSequences", "inferenceConfig.stopSequences", 2500)
-    last_user = next(
-        t for r, t in zip(reversed(roles), reversed(texts), strict=True) if r == "user"
-    )
-    return ModelRequest(
-        family="converse",
-        echo_text=last_user,
-        classify_text=last_user,
-        input_tokens=count_words(system_text) + sum(map(count_words, texts)),
-        max_tokens=max_tokens,
-        stop=stop,
-        completion_style=False,
-    )
+    return _chat_request("converse", system_text, roles, texts, max_tokens, stop)
 
 
 # --- Responses -----------------------------------------------------------------------------
@@ -320,6 +298,29 @@ _CONVERSE_WORDING = _Wording(
     "A conversation must alternate between user and assistant roles. Make sure the "
     "conversation alternates between user and assistant roles and try again.",
 )
+
+
+def _chat_request(
+    family: str,
+    system_text: str,
+    roles: list[str],
+    texts: list[str],
+    max_tokens: int,
+    stop: tuple[str, ...],
+) -> ModelRequest:
+    """A checked chat conversation as the model sees it: the last user turn is the input."""
+    last_user = next(
+        t for r, t in zip(reversed(roles), reversed(texts), strict=True) if r == "user"
+    )
+    return ModelRequest(
+        family=family,
+        echo_text=last_user,
+        classify_text=last_user,
+        input_tokens=count_words(system_text) + sum(map(count_words, texts)),
+        max_tokens=max_tokens,
+        stop=stop,
+        completion_style=False,
+    )
 
 
 def _conversation(
