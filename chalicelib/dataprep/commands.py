@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from chalicelib.cli_output import aligned_table, fail
 from chalicelib.dataprep.cost import CostEstimate, ProvisionedThroughput, count_training_tokens
 from chalicelib.dataprep.errors import DataError
 from chalicelib.dataprep.prepare import PrepareOptions, prepare
@@ -37,11 +38,6 @@ def unescape(value: str) -> str:
     return _ESCAPES.sub(decode, value)
 
 
-def _fail(command: str, message: object) -> int:
-    print(f"{command}: error: {message}", file=sys.stderr)
-    return 2
-
-
 def _label_table(summary: dict[str, Any]) -> str:
     labels = sorted({label for part in summary["splits"].values() for label in part["labels"]})
     columns = ["split", "records", "tokens~", *labels]
@@ -50,15 +46,7 @@ def _label_table(summary: dict[str, Any]) -> str:
         + [str(part["labels"].get(label, 0)) for label in labels]
         for name, part in summary["splits"].items()
     ]
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
-    render = [
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in [columns, *rows]
-    ]
-    return "\n".join(render)
+    return aligned_table(columns, rows)
 
 
 def run_prepare(args: argparse.Namespace) -> int:
@@ -76,9 +64,9 @@ def run_prepare(args: argparse.Namespace) -> int:
         )
         summary = prepare(Path(args.input), options)
     except DataError as exc:
-        return _fail("prepare", exc)
+        return fail("prepare", exc)
     except OSError as exc:
-        return _fail("prepare", f"{exc.filename or args.input}: {exc.strerror or exc}")
+        return fail("prepare", f"{exc.filename or args.input}: {exc.strerror or exc}")
     dropped = ", ".join(f"{k} {v}" for k, v in summary["rows_dropped"].items()) or "none"
     dupes, conflicts = summary["duplicates_removed"], summary["conflicting_labels"]
     print(f"read {summary['rows_read']} rows from {summary['input']} ({summary['input_format']})")
@@ -100,11 +88,11 @@ def run_prepare(args: argparse.Namespace) -> int:
 def run_validate(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
-        return _fail("validate", f"{path}: no such file")
+        return fail("validate", f"{path}: no such file")
     try:
         records, violations = validate_file(path, args.format, args.role)
     except OSError as exc:
-        return _fail("validate", f"{path}: {exc.strerror or exc}")
+        return fail("validate", f"{path}: {exc.strerror or exc}")
     for violation in violations:
         print(violation.render(path))
     verdict = f"{len(violations)} violations" if violations else "OK"
@@ -117,16 +105,16 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_estimate_cost(args: argparse.Namespace) -> int:
     hosting = [args.model_unit_hour_usd, args.model_units, args.hours]
     if any(v is not None for v in hosting) and not all(v is not None for v in hosting):
-        return _fail(
+        return fail(
             "estimate-cost",
             "--model-unit-hour-usd, --model-units and --hours go together (Provisioned Throughput)",
         )
     try:
         records, tokens = count_training_tokens(Path(args.file))
     except DataError as exc:
-        return _fail("estimate-cost", exc)
+        return fail("estimate-cost", exc)
     except OSError as exc:
-        return _fail("estimate-cost", f"{args.file}: {exc.strerror or exc}")
+        return fail("estimate-cost", f"{args.file}: {exc.strerror or exc}")
     estimate = CostEstimate(
         records=records,
         training_tokens=tokens,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.cli_output import aligned_table, fail
 from chalicelib.errors import ConfigurationError
 from chalicelib.evaluation.pacing import DEFAULT_CONCURRENCY
 
@@ -23,11 +24,6 @@ if TYPE_CHECKING:  # the engine is imported when a command runs: other commands 
 
 DEFAULT_SAMPLES = 20  # as samples.DEFAULT_SAMPLES, not imported: the engine loads lazily
 MAX_CONCURRENCY = 50  # the model client's connection pool (chalicelib.aws)
-
-
-def _fail(command: str, message: object) -> int:
-    print(f"{command}: error: {message}", file=sys.stderr)
-    return 2
 
 
 def _bounded(low: int, high: int | None = None) -> Any:
@@ -88,19 +84,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
     try:
         deployments = _deployments(args.model)
     except ConfigurationError as exc:
-        return _fail("evaluate", exc)
+        return fail("evaluate", exc)
     dataset = open_dataset(args.dataset, check=reference_check(deployments))
     try:
         summary = dataset.validate()
     except DatasetError as exc:
-        return _fail("evaluate", f"invalid dataset {exc}")
+        return fail("evaluate", f"invalid dataset {exc}")
     except OSError as exc:
-        return _fail("evaluate", f"cannot read {args.dataset}: {exc}")
+        return fail("evaluate", f"cannot read {args.dataset}: {exc}")
     out_dir = Path(args.out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        return _fail("evaluate", f"cannot create {out_dir}: {exc}")
+        return fail("evaluate", f"cannot create {out_dir}: {exc}")
     total = summary.n_items if args.limit is None else min(args.limit, summary.n_items)
     started_at, clock = datetime.now(UTC), time.monotonic()
     totals = EvaluationTotals([d.name for d in deployments], samples=args.samples, seed=args.seed)
@@ -143,7 +139,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         )
         return 130
     except OSError as exc:
-        return _fail("evaluate", exc)
+        return fail("evaluate", exc)
     finally:
         spool.discard()
         cache.close()
@@ -167,7 +163,7 @@ def run_report(args: argparse.Namespace) -> int:
     try:
         path = rebuild_report(Path(args.dir))
     except (OSError, ValueError, KeyError) as exc:
-        return _fail("report", exc)
+        return fail("report", exc)
     print(f"wrote {path}")
     return 0
 
@@ -213,15 +209,7 @@ def metrics_table(results: Mapping[str, Mapping[str, Any]]) -> str:
                 _num(latency.get("p99"), 1),
             ]
         )
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
-    lines = [
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in [columns, *rows]
-    ]
-    return "\n".join(lines)
+    return aligned_table(columns, rows)
 
 
 def comparison_lines(comparison: Sequence[Mapping[str, Any]]) -> str:
