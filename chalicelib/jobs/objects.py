@@ -82,13 +82,12 @@ class JobObjects:
             body: Any = aws.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"]
             with body:
                 return bytes(body.read())
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+        except (ClientError, BotoCoreError) as exc:
+            if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in (
+                "NoSuchKey",
+                "404",
+            ):
                 raise MissingObject(key) from exc
-            raise ServiceUnavailable(
-                "Evaluation results cannot be read right now.", retry_after=5
-            ) from exc
-        except BotoCoreError as exc:
             raise ServiceUnavailable(
                 "Evaluation results cannot be read right now.", retry_after=5
             ) from exc

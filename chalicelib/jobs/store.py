@@ -49,13 +49,12 @@ def _dynamo(call: Callable[[], T]) -> T:
     """Run one DynamoDB call; an outage becomes a 503 (API) or a retried message (worker)."""
     try:
         return call()
-    except ClientError as exc:
-        if _code(exc) in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+    except (ClientError, BotoCoreError) as exc:
+        if isinstance(exc, ClientError) and _code(exc) in (
+            "ConditionalCheckFailedException",
+            "TransactionCanceledException",
+        ):
             raise
-        raise ServiceUnavailable(
-            "Evaluations cannot be reached right now; try again shortly.", retry_after=5
-        ) from exc
-    except BotoCoreError as exc:
         raise ServiceUnavailable(
             "Evaluations cannot be reached right now; try again shortly.", retry_after=5
         ) from exc
