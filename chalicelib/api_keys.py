@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.secrets import hash_api_key
+from chalicelib.settings import split_key_hashes
 
 KEY_PREFIX = "tg_"
 
@@ -27,7 +28,7 @@ def _stored_hashes(parameter: str) -> list[str]:
         if exc.response["Error"]["Code"] != "ParameterNotFound":
             raise
         return []
-    return [h.strip() for h in value["Parameter"]["Value"].split(",") if h.strip()]
+    return split_key_hashes(value["Parameter"]["Value"])
 
 
 def _store_hashes(parameter: str, hashes: list[str]) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 
 from chalicelib.errors import ConfigurationError, Unauthorized
-from chalicelib.settings import Settings
+from chalicelib.settings import Settings, split_key_hashes
 
 _CACHE_SECONDS = 300
 # infra/resources.json answers with the same words at the gateway (tests/test_infra.py checks).
@@ -22,7 +23,7 @@ def api_key_hashes(settings: Settings) -> frozenset[str]:
         value = parameters.get_parameter(
             settings.api_key_hashes_parameter, decrypt=True, max_age=_CACHE_SECONDS
         )
-        return frozenset(p.strip().lower() for p in str(value).split(",") if p.strip())
+        return frozenset(split_key_hashes(str(value)))
     return settings.api_key_hashes
 
 
@@ -30,12 +31,16 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def known_key_hash(presented: str, known_hashes: Iterable[str]) -> str | None:
+    """The key's SHA-256 if it is one of `known_hashes` (each compared in constant time)."""
+    digest = hash_api_key(presented)
+    return digest if any(hmac.compare_digest(digest, k) for k in known_hashes) else None
+
+
 def require_api_key(presented: str | None, settings: Settings) -> None:
-    """Compare the key's SHA-256 against every stored hash in constant time."""
     if not presented:
         raise Unauthorized(MISSING_API_KEY)
-    digest = hash_api_key(presented)
-    if not any(hmac.compare_digest(digest, known) for known in api_key_hashes(settings)):
+    if known_key_hash(presented, api_key_hashes(settings)) is None:
         raise Unauthorized(INVALID_API_KEY)
 
 

@@ -12,6 +12,11 @@ from chalicelib.errors import ConfigurationError
 from chalicelib.stages import PROJECT_DIR
 
 
+def split_key_hashes(text: str) -> list[str]:
+    """The comma-separated API key hashes of API_KEY_HASHES or its SSM parameter, in order."""
+    return [part.strip().lower() for part in text.split(",") if part.strip()]
+
+
 class Settings(BaseModel):
     stage: str = "local"
     models_file: Path
@@ -52,7 +57,7 @@ class Settings(BaseModel):
     @classmethod
     def _split_hashes(cls, value: object) -> object:
         if isinstance(value, str):
-            return frozenset(part.strip().lower() for part in value.split(",") if part.strip())
+            return frozenset(split_key_hashes(value))
         return value
 
     @field_validator("api_key_hashes")
