@@ -83,7 +83,7 @@ def submit_feedback(
     # The rated invocation's id is the correlation id: its invoke and feedback logs join up.
     logger.set_correlation_id(request.invocation_id)
     logger.append_keys(invocation_id=request.invocation_id, model=model)
-    created = store.upsert(record)
+    created, stored = store.upsert(record)
     logger.info(  # never the comment or correction text
         "feedback",
         extra={
@@ -101,7 +101,7 @@ def submit_feedback(
         metrics.add_metric(name="FeedbackThumbsUp", unit=MetricUnit.Count, value=1)
     elif request.thumbs == "down":
         metrics.add_metric(name="FeedbackThumbsDown", unit=MetricUnit.Count, value=1)
-    return FeedbackResult(created=created, record=record)
+    return FeedbackResult(created=created, record=stored)
 
 
 def parse_time(value: str | None, field: str) -> str | None:

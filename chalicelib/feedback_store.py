@@ -45,8 +45,9 @@ class DynamoFeedbackStore:
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
 
-    def upsert(self, record: FeedbackRecord) -> bool:
-        """Store `record` as the invocation's only feedback; True when it is the first."""
+    def upsert(self, record: FeedbackRecord) -> tuple[bool, FeedbackRecord]:
+        """Store `record` as the invocation's only feedback: (True when it is the first, the
+        record as stored, with its `revision` and `created_at`)."""
         first = replace(record, revision=1, created_at=record.updated_at)
         try:
             aws.client("dynamodb").put_item(
@@ -54,16 +55,15 @@ class DynamoFeedbackStore:
                 Item=to_item(asdict(first)),
                 ConditionExpression="attribute_not_exists(invocation_id)",
             )
-            return True
+            return True, first
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise _unavailable(exc) from exc
         except BotoCoreError as exc:
             raise _unavailable(exc) from exc
-        self._replace(record)
-        return False
+        return False, self._replace(record)
 
-    def _replace(self, record: FeedbackRecord) -> None:
+    def _replace(self, record: FeedbackRecord) -> FeedbackRecord:
         values = asdict(record)
         present = [f for f in _REPLACEABLE if values[f] is not None]
         absent = [f for f in _REPLACEABLE if values[f] is None]
@@ -85,15 +85,18 @@ class DynamoFeedbackStore:
             **{f":{f}": to_attribute(values[f]) for f in present},
         }
         try:
-            aws.client("dynamodb").update_item(
+            updated = aws.client("dynamodb").update_item(
                 TableName=self.table_name,
                 Key={"invocation_id": {"S": record.invocation_id}},
                 UpdateExpression=expression,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=attribute_values,
-            )
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
         except (ClientError, BotoCoreError) as exc:
             raise _unavailable(exc) from exc
+        stored = from_item(updated)
+        return replace(record, revision=int(stored["revision"]), created_at=stored["created_at"])
 
     def for_model(
         self, model: str, start: str | None = None, end: str | None = None

@@ -64,6 +64,13 @@ def test_first_post_creates_later_posts_replace(client: Any) -> None:
     assert (record["rating"], record["thumbs"], record["revision"]) == (5, "up", 2)
     assert "comment" not in record  # replaced, not merged
     assert record["created_at"] <= record["updated_at"]
+    # Each answer shows the record as stored: its revision, and when it was first created.
+    first_body, second_body = json.loads(first.body), json.loads(second.body)
+    assert (first_body["revision"], first_body["created_at"]) == (1, first_body["updated_at"])
+    assert second_body == {
+        k: v for k, v in record.items() if k in second_body or k in ("revision", "created_at")
+    }
+    assert (second_body["revision"], second_body["created_at"]) == (2, first_body["created_at"])
 
 
 def test_token_abuse_is_403(client: Any) -> None:
