@@ -32,8 +32,8 @@ from chalicelib.web import (
     api_routes,
     cors_headers,
     current_request,
-    envelope_for_chalice_error,
     error_response,
+    finish_response,
     json_response,
     parse_body,
     parse_query,
@@ -66,19 +66,19 @@ route = api_routes(app, gateway_key_check)
 
 @app.middleware("http")
 def edge(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Contract envelope for every error, metrics flushed on every request (errors too), one
-    X-Ray subsegment per request where tracing is on."""
+    """Contract envelope and headers on every response, an unhandled error counted, metrics
+    flushed on every request (errors too), one X-Ray subsegment per request where tracing is on."""
     logger.clear_state()
     try:
         with traced(f"## {event.method} {event.context.get('resourcePath', event.path)}"):
-            response = get_response(event)
+            response = finish_response(get_response(event))
             annotate("status", str(response.status_code))
     finally:
         if metrics.metric_set:
             metrics.flush_metrics()
         else:
             metrics.clear_metrics()
-    return envelope_for_chalice_error(response)
+    return response
 
 
 @route("/health", public=True)

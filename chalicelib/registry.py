@@ -31,6 +31,8 @@ _BEDROCK_MODEL_ID = re.compile(
     r"|[a-z0-9-]+\.[A-Za-z0-9.:_-]+)$"
 )
 MAX_TOKENS_CEILING = 8192
+#: A deployment name (without anchors): also the model part of a feedback token.
+DEPLOYMENT_NAME = r"[a-z0-9][a-z0-9._-]{0,63}"
 
 
 class _Strict(BaseModel):
@@ -89,7 +91,7 @@ class PricingSpec(_Strict):
 
 
 class Deployment(_Strict):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    name: str = Field(pattern=rf"^{DEPLOYMENT_NAME}$")
     provider: Literal["bedrock", "openai"]
     model_id: str = Field(min_length=1, max_length=2048)
     request_format: str

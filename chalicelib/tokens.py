@@ -1,17 +1,29 @@
 """Feedback tokens: an HMAC over (invocation id, model, expiry), so a widget can rate exactly one
 answer without holding an API key, and the feedback route needs no database read to check it.
 
-Format: `v1.<expiry>.<model>.<signature>` (the model in clear; it is not a secret)."""
+Format: `v1.<expiry>.<model>.<signature>` (the model in clear; it is not a secret). Each part
+has exactly one spelling, in ASCII: the expiry in decimal without leading zeros, the model a
+deployment name, the signature unpadded base64url of the 32-byte HMAC. Anything else is refused
+before any arithmetic or comparison, so no token can make the check itself fail.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import re
 
 from chalicelib.errors import InvalidFeedbackToken
+from chalicelib.registry import DEPLOYMENT_NAME
 
 _VERSION = "v1"
+# Explicit ASCII classes: `\d` and str.isdigit() also accept "²" and "٣", which int() refuses
+# or reads as another spelling of the same number.
+_TOKEN = re.compile(
+    rf"{_VERSION}\.(?P<expires>[1-9][0-9]{{0,15}})\.(?P<model>{DEPLOYMENT_NAME})"
+    r"\.(?P<signature>[A-Za-z0-9_-]{43})"
+)
 
 
 def _signature(secret: bytes, invocation_id: str, model: str, expires: int) -> str:
@@ -30,12 +42,10 @@ def issue_feedback_token(
 def read_feedback_token(secret: bytes, token: str, invocation_id: str, *, now: float) -> str:
     """The model the token was issued for; InvalidFeedbackToken unless it is genuine, for this
     invocation and not expired."""
-    version, _, rest = token.partition(".")
-    expires_text, _, rest = rest.partition(".")
-    model, _, signature = rest.rpartition(".")
-    if version != _VERSION or not expires_text.isdigit() or not model or not signature:
+    parts = _TOKEN.fullmatch(token)
+    if parts is None:
         raise InvalidFeedbackToken("The feedback token is malformed.")
-    expires = int(expires_text)
+    expires, model, signature = int(parts["expires"]), parts["model"], parts["signature"]
     expected = _signature(secret, invocation_id, model, expires)
     if not hmac.compare_digest(expected, signature):
         raise InvalidFeedbackToken("The feedback token is not valid for this invocation.")

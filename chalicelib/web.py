@@ -11,12 +11,14 @@ from chalice.app import Blueprint, Chalice, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.errors import InvalidRequest, PayloadTooLarge, TunegateError, UnsupportedMediaType
-from chalicelib.observability import logger
+from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.runtime import get_runtime
 from chalicelib.secrets import require_api_key
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 JSON_HEADERS = {"Content-Type": "application/json"}
+# On every response: no browser may read a JSON error, an export or the widget as another type.
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 
 # Chalice answers some errors itself ({"Code", "Message"}); give them the contract's shape.
 _CHALICE_CODES = {
@@ -136,6 +138,18 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
             field, reason = "(body)", f"malformed JSON: {err.get('ctx', {}).get('error', '')}"
         details.append({"field": field, "reason": reason})
     return details
+
+
+def finish_response(response: Response) -> Response:
+    """The edge's last step on every response: the contract's envelope on errors Chalice made
+    itself, `nosniff`, and one `Errors` count per 500. A 500 is an error no route handled (a
+    bug): counted in the request's metrics (under its `model` once a route named one), it
+    reaches the alarms instead of only a log line."""
+    if response.status_code == 500:
+        metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+    response = envelope_for_chalice_error(response)
+    response.headers = {**response.headers, **NOSNIFF}
+    return response
 
 
 def envelope_for_chalice_error(response: Response) -> Response:

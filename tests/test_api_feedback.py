@@ -370,3 +370,113 @@ def test_export_round_trips_through_validate(
     assert len(strict.body.decode().splitlines()) < len(lines)
     bad = client.http.get(f"/v1/feedback/export?model={model}&format=csv", headers=auth_headers())
     assert bad.status_code == 400 and error_of(bad)["details"][0]["field"] == "format"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "v1.\u00b2.drug-review-sentiment.x",  # "²".isdigit() is true; int("²") raised: a 500
+        "v1.1.sentiment-converse.\u00e9" + "A" * 42,  # compare_digest raised on non-ASCII
+    ],
+    ids=["superscript-expiry", "non-ascii-signature"],
+)
+def test_hostile_token_is_403_not_500(client: Any, token: str) -> None:
+    inv = invocation(client)
+    response = feedback(
+        client, {"invocation_id": inv["invocation_id"], "feedback_token": token, "rating": 1}
+    )
+    assert response.status_code == 403, response.body
+    assert error_of(response)["code"] == "invalid_feedback_token"
+
+
+def test_a_respelled_genuine_token_is_403(client: Any) -> None:
+    """Leading zeros or Arabic-Indic digits in the expiry: the same token, another spelling."""
+    inv = invocation(client)
+    version, expires, rest = inv["feedback_token"].split(".", 2)
+    arabic = "".join(chr(0x660 + int(d)) for d in expires)
+    for spelling in ("0" + expires, arabic):
+        token = f"{version}.{spelling}.{rest}"
+        body = {"invocation_id": inv["invocation_id"], "feedback_token": token, "rating": 1}
+        response = feedback(client, body)
+        assert response.status_code == 403, spelling
+    assert stored(inv["invocation_id"]) is None
+
+
+def test_an_unhandled_error_is_counted_in_errors(
+    stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 500 (a route that fails in a way nobody handled) goes through the app's real edge:
+    the contract's envelope, no trace, nosniff, and one `Errors` in the request's EMF document,
+    under the request's model once the route named it."""
+    from chalice import Chalice
+    from chalice.test import Client
+
+    from chalicelib.observability import metrics
+
+    broken = Chalice(app_name="broken")
+    broken.register_middleware(stack.edge, "http")
+
+    @broken.route("/v1/models/{name}/boom")
+    def boom(name: str) -> None:
+        metrics.add_dimension(name="model", value=name)
+        raise ValueError("invalid literal for int() with base 10: '²'")
+
+    @broken.route("/boom")
+    def boom_anywhere() -> None:
+        raise ValueError("no model known yet")
+
+    capsys.readouterr()
+    with Client(broken, project_dir=str(ROOT)) as broken_client:
+        with_model = broken_client.http.get("/v1/models/sentiment-converse/boom")
+        without_model = broken_client.http.get("/boom")
+    for response in (with_model, without_model):
+        assert response.status_code == 500
+        assert error_of(response)["code"] == "internal_error"
+        assert "Traceback" not in response.body.decode() and "²" not in response.body.decode()
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    docs = emf_lines(capsys.readouterr().out)
+    assert [doc["Errors"] for doc in docs] == [[1.0], [1.0]]
+    (with_dimension,) = docs[0]["_aws"]["CloudWatchMetrics"]
+    assert with_dimension["Dimensions"] == [["model"]] and docs[0]["model"] == "sentiment-converse"
+    (without_dimension,) = docs[1]["_aws"]["CloudWatchMetrics"]
+    assert without_dimension["Dimensions"] == [[]]
+
+
+def test_nosniff_on_every_response(client: Any) -> None:
+    """JSON, errors of every kind (the app's, pydantic's, Chalice's own), the export's JSON
+    Lines, the widget's script, the OpenAPI document and the CORS preflight."""
+    inv = invocation(client, "echo-converse", "x")
+    ids = {"invocation_id": inv["invocation_id"], "feedback_token": inv["feedback_token"]}
+    responses = {
+        "health": client.http.get("/health"),
+        "models": client.http.get("/v1/models", headers=auth_headers()),
+        "no key": client.http.get("/v1/models"),
+        "unknown model": client.http.get(
+            "/v1/models/nope/feedback/summary", headers=auth_headers()
+        ),
+        "feedback": feedback(client, {**ids, "rating": 4}),
+        "bad token": feedback(client, {**ids, "feedback_token": "v1.1.m.x", "rating": 4}),
+        "bad body": feedback(client, {**ids, "rating": 9}),
+        "wrong media type": client.http.post(
+            "/v1/feedback", headers={"content-type": "text/plain"}, body="x"
+        ),
+        "wrong method": client.http.request("DELETE", "/v1/feedback"),
+        "preflight": client.http.request(
+            "OPTIONS", "/v1/feedback", headers={"origin": "http://widget.test"}
+        ),
+        "summary": client.http.get(
+            "/v1/models/echo-converse/feedback/summary", headers=auth_headers()
+        ),
+        "export": client.http.get(
+            "/v1/feedback/export?model=echo-converse", headers=auth_headers()
+        ),
+        "widget": client.http.get("/widget/feedback.js"),
+        "openapi": client.http.get("/openapi.json"),
+        "evaluation": client.http.get("/v1/evaluations/nope", headers=auth_headers()),
+    }
+    statuses = {name: r.status_code for name, r in responses.items()}
+    assert {200, 201, 204, 400, 401, 403, 404, 405, 415} <= set(statuses.values()), statuses
+    missing = [
+        n for n, r in responses.items() if r.headers.get("X-Content-Type-Options") != "nosniff"
+    ]
+    assert not missing, statuses

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from chalicelib.errors import InvalidFeedbackToken
@@ -48,3 +50,48 @@ def test_model_in_clear_cannot_be_swapped() -> None:
 def test_malformed(token: str) -> None:
     with pytest.raises(InvalidFeedbackToken):
         verify_feedback_token(SECRET, token, "inv-1", "m", now=0)
+
+
+def _respell_expiry(token: str, spell: Callable[[str], str]) -> str:
+    version, expires, rest = token.split(".", 2)
+    return f"{version}.{spell(expires)}.{rest}"
+
+
+RESPELLINGS: dict[str, Callable[[str], str]] = {
+    "leading-zero": lambda t: _respell_expiry(t, lambda e: "0" + e),
+    "arabic-indic-digits": lambda t: _respell_expiry(
+        t, lambda e: "".join(chr(0x660 + int(d)) for d in e)
+    ),
+    "full-width-digits": lambda t: _respell_expiry(
+        t, lambda e: "".join(chr(0xFF10 + int(d)) for d in e)
+    ),
+    "plus-sign": lambda t: _respell_expiry(t, lambda e: "+" + e),
+    "inner-space": lambda t: _respell_expiry(t, lambda e: " " + e),
+    "padded-base64": lambda t: t + "=",
+    "trailing-newline": lambda t: t + "\n",
+    "upper-case-version": lambda t: "V1" + t[2:],
+}
+
+
+@pytest.mark.parametrize("name", RESPELLINGS)
+def test_one_spelling_per_token(name: str) -> None:
+    """A genuine token respelled (same number, same bytes) is refused as malformed."""
+    token = issue_feedback_token(SECRET, "inv-1", "m", now=1000, ttl_seconds=60)
+    with pytest.raises(InvalidFeedbackToken, match="malformed"):
+        read_feedback_token(SECRET, RESPELLINGS[name](token), "inv-1", now=1000)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "v1.\u00b2.drug-review-sentiment.x",  # "²".isdigit() is true, int("²") raises
+        "v1.1060.m.\u00e9" + "A" * 42,  # hmac.compare_digest refuses non-ASCII strings
+        "v1.1060.M\u0130.sig",
+        "v1." + "9" * 5000 + ".m.sig",  # beyond int()'s digit limit
+        "v1.0.m." + "A" * 43,
+    ],
+    ids=["superscript-digit", "non-ascii-signature", "non-ascii-model", "huge-expiry", "zero"],
+)
+def test_hostile_tokens_are_refused_not_crashed(token: str) -> None:
+    with pytest.raises(InvalidFeedbackToken, match="malformed"):
+        read_feedback_token(SECRET, token, "inv-1", now=1000)
