@@ -105,18 +105,20 @@ def submit_feedback(
 
 
 def parse_time(value: str | None, field: str) -> str | None:
+    """`value` as the stored UTC spelling. A time near year 1 or 9999 with an offset has no
+    UTC equivalent in `datetime` (OverflowError): refused like any other bad time."""
     if value is None:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return utc_iso(moment)
     except ValueError:
-        raise InvalidRequest(
-            f"'{field}' is not an ISO 8601 time.",
-            details=[{"field": field, "reason": "expected e.g. 2026-11-21T10:00:00Z"}],
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return utc_iso(moment)
+        message, reason = "is not an ISO 8601 time", "expected e.g. 2026-11-21T10:00:00Z"
+    except OverflowError:
+        message, reason = "is out of range", "outside years 1 to 9999 once converted to UTC"
+    raise InvalidRequest(f"'{field}' {message}.", details=[{"field": field, "reason": reason}])
 
 
 def summarize(

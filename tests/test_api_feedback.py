@@ -480,3 +480,23 @@ def test_nosniff_on_every_response(client: Any) -> None:
         n for n, r in responses.items() if r.headers.get("X-Content-Type-Options") != "nosniff"
     ]
     assert not missing, statuses
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("from", "9999-12-31T23:59:59-23:59"),
+        ("to", "0001-01-01T00:00:00+23:59"),
+        ("from", "0001-01-01T00:00:00+00:01"),
+    ],
+)
+def test_summary_time_beyond_utc_range_is_400(client: Any, field: str, value: str) -> None:
+    """Valid ISO 8601, but with no UTC equivalent in datetime: it overflowed into a 500."""
+    query = f"{field}={value}".replace("+", "%2B")
+    response = client.http.get(
+        f"/v1/models/echo-converse/feedback/summary?{query}", headers=auth_headers()
+    )
+    assert response.status_code == 400, response.body
+    error = error_of(response)
+    assert error["code"] == "invalid_request"
+    assert [d["field"] for d in error["details"]] == [field]
