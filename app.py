@@ -136,7 +136,12 @@ def feedback_export() -> Response:
     query = parse_query(current_request(app), ExportQuery)
     deployment = runtime.registry.get(query.model)
     lines = export_training_data(
-        runtime.feedback, runtime.invocations, deployment.name, query.min_rating, query.format
+        runtime.feedback,
+        runtime.invocations,
+        deployment.name,
+        query.min_rating,
+        query.format,
+        query.public_corrections,
     )
     return Response(
         body="".join(lines),

@@ -92,6 +92,10 @@ class FeedbackResponse(BaseModel):
     thumbs: Literal["up", "down"] | None = None
     comment: str | None = None
     correction: str | None = None
+    correction_source: Literal["public"] | None = Field(
+        default=None,
+        description="Where the correction came from: `public` is this token-authorised route.",
+    )
     revision: int
     created_at: str | None = None
 

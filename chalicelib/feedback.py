@@ -22,6 +22,10 @@ from chalicelib.tokens import read_feedback_token
 
 #: Without `min_rating`, an answer becomes training data when rated at least this well.
 DEFAULT_MIN_RATING = 4
+#: `correction_source` of a correction posted through the public, token-authorised route.
+PUBLIC = "public"
+#: What the export does with public corrections (see `exported`).
+PublicCorrections = Literal["exclude", "include", "only"]
 
 
 class FeedbackRequest(_Body):
@@ -52,6 +56,14 @@ class ExportQuery(BaseModel):
     model: str = Field(min_length=1, max_length=64)
     min_rating: int | None = Field(default=None, ge=1, le=5)
     format: Literal["openai", "bedrock"] = "openai"
+    public_corrections: PublicCorrections = Field(
+        default="exclude",
+        description=(
+            "Corrections posted with a feedback token (anyone holding a widget's token): "
+            "`exclude` skips those records, `include` exports the correction as the answer, "
+            "`only` lists just those records, for review."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +91,7 @@ def submit_feedback(
         thumbs=request.thumbs,
         comment=request.comment,
         correction=request.correction,
+        correction_source=PUBLIC if request.correction else None,
     )
     # The rated invocation's id is the correlation id: its invoke and feedback logs join up.
     logger.set_correlation_id(request.invocation_id)
@@ -148,6 +161,12 @@ def summarize(
     }
 
 
+def has_public_correction(record: FeedbackRecord) -> bool:
+    """A correction anyone with the widget's token could have written (every correction today:
+    the token route is the only one, and records stored before sources were kept are public)."""
+    return bool(record.correction) and record.correction_source in (None, PUBLIC)
+
+
 def is_training_worthy(record: FeedbackRecord, min_rating: int | None) -> bool:
     """A correction is always good data; otherwise the answer must be rated well enough
     (or, with no star rating and no explicit threshold, thumbed up)."""
@@ -156,6 +175,21 @@ def is_training_worthy(record: FeedbackRecord, min_rating: int | None) -> bool:
     if record.rating is not None:
         return record.rating >= (min_rating if min_rating is not None else DEFAULT_MIN_RATING)
     return min_rating is None and record.thumbs == "up"
+
+
+def exported(
+    record: FeedbackRecord, min_rating: int | None, public_corrections: PublicCorrections
+) -> bool:
+    """Whether `record` goes into the export. A record with a public correction is skipped unless
+    asked for: its correction is an anonymous text (it could carry a link or an instruction
+    into the next model), and its output is the answer the rater disputed, so neither is data
+    until someone has read it (`only` lists exactly those records)."""
+    public = has_public_correction(record)
+    if public_corrections == "only":
+        return public
+    if public and public_corrections == "exclude":
+        return False
+    return is_training_worthy(record, min_rating)
 
 
 def training_line(fmt: str, invocation: InvocationRecord, answer: str) -> str:
@@ -179,9 +213,10 @@ def export_training_data(
     model: str,
     min_rating: int | None,
     fmt: str,
+    public_corrections: PublicCorrections = "exclude",
 ) -> Iterator[str]:
-    """JSON Lines in fine-tuning format; the correction wins over the model's output."""
-    worthy = [r for r in feedback.for_model(model) if is_training_worthy(r, min_rating)]
+    """JSON Lines in fine-tuning format; an exported correction wins over the model's output."""
+    worthy = [r for r in feedback.for_model(model) if exported(r, min_rating, public_corrections)]
     stored = invocations.get_many([r.invocation_id for r in worthy])
     for record in worthy:
         invocation = stored.get(record.invocation_id)

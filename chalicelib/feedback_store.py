@@ -19,7 +19,7 @@ from chalicelib.dynamo_codec import from_item, to_attribute, to_item
 from chalicelib.errors import ServiceUnavailable
 
 MODEL_INDEX = "model-updated_at-index"
-_REPLACEABLE = ("rating", "thumbs", "comment", "correction")
+_REPLACEABLE = ("rating", "thumbs", "comment", "correction", "correction_source")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,9 @@ class FeedbackRecord:
     thumbs: str | None = None
     comment: str | None = None
     correction: str | None = None
+    # Where the correction came from: "public" (the token-authorised POST /v1/feedback, the
+    # only route today). A record stored before sources were kept has None: public too.
+    correction_source: str | None = None
     revision: int = 0
     created_at: str | None = None
 
