@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 SERVICE = "tunegate"
 
@@ -13,4 +13,4 @@ logger = Logger(service=SERVICE)
 # No service dimension: the contract's only dimension is `model`.
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Tunegate"))
 
-__all__ = ["MetricUnit", "logger", "metrics"]
+__all__ = ["MetricUnit", "logger", "metrics", "single_metric"]

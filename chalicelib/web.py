@@ -11,7 +11,7 @@ from chalice.app import Blueprint, Chalice, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.errors import InvalidRequest, PayloadTooLarge, TunegateError, UnsupportedMediaType
-from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.observability import MetricUnit, logger, metrics, single_metric
 from chalicelib.runtime import get_runtime
 from chalicelib.secrets import require_api_key
 
@@ -142,14 +142,22 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
 
 def finish_response(response: Response) -> Response:
     """The edge's last step on every response: the contract's envelope on errors Chalice made
-    itself, `nosniff`, and one `Errors` count per 500. A 500 is an error no route handled (a
-    bug): counted in the request's metrics (under its `model` once a route named one), it
-    reaches the alarms instead of only a log line."""
+    itself, `nosniff`, and the count of a 500 (an error no route handled, i.e. a bug)."""
     if response.status_code == 500:
-        metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+        count_internal_error()
     response = envelope_for_chalice_error(response)
     response.headers = {**response.headers, **NOSNIFF}
     return response
+
+
+def count_internal_error() -> None:
+    """One `Errors` without dimensions, whatever the route (the stack's internal-errors alarm
+    watches it), and one more under the request's `model` once a route named it (that model's
+    error rate). Without this a 500 reached only a log line."""
+    if metrics.dimension_set:
+        metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+    with single_metric(name="Errors", unit=MetricUnit.Count, value=1, namespace=metrics.namespace):
+        pass
 
 
 def envelope_for_chalice_error(response: Response) -> Response:

@@ -403,8 +403,7 @@ def test_an_unhandled_error_is_counted_in_errors(
     stack: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A 500 (a route that fails in a way nobody handled) goes through the app's real edge:
-    the contract's envelope, no trace, nosniff, and one `Errors` in the request's EMF document,
-    under the request's model once the route named it."""
+    the contract's envelope, no trace, nosniff, and `Errors` counted where an alarm looks."""
     from chalice import Chalice
     from chalice.test import Client
 
@@ -432,11 +431,16 @@ def test_an_unhandled_error_is_counted_in_errors(
         assert "Traceback" not in response.body.decode() and "²" not in response.body.decode()
         assert response.headers["X-Content-Type-Options"] == "nosniff"
     docs = emf_lines(capsys.readouterr().out)
-    assert [doc["Errors"] for doc in docs] == [[1.0], [1.0]]
-    (with_dimension,) = docs[0]["_aws"]["CloudWatchMetrics"]
-    assert with_dimension["Dimensions"] == [["model"]] and docs[0]["model"] == "sentiment-converse"
-    (without_dimension,) = docs[1]["_aws"]["CloudWatchMetrics"]
-    assert without_dimension["Dimensions"] == [[]]
+    counted = [
+        (doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"], doc.get("model"), doc["Errors"])
+        for doc in docs
+    ]
+    # Without dimensions for every 500 (the internal-errors alarm); under the model when known.
+    assert counted == [
+        ([[]], None, [1.0]),
+        ([["model"]], "sentiment-converse", [1.0]),
+        ([[]], None, [1.0]),
+    ]
 
 
 def test_nosniff_on_every_response(client: Any) -> None:
