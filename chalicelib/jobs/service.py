@@ -37,7 +37,11 @@ def location(evaluation_id: str) -> str:
 
 
 def submit(ctx: JobContext, request: EvaluationRequest) -> JobRecord:
-    """Validate (models, then inline records, before anything is stored), store, queue a plan."""
+    """Validate (models, then inline records, before anything is stored), store, queue a plan.
+
+    An inline dataset is written just before its job record and deleted again when that write
+    fails, so a refused attempt leaves no object behind (a crash in between leaves one to the
+    bucket's retention rule)."""
     deployments = ctx.deployments(request.models)
     evaluation_id = uuid.uuid4().hex
     spec = request.dataset
@@ -76,7 +80,12 @@ def submit(ctx: JobContext, request: EvaluationRequest) -> JobRecord:
         samples=request.samples,
         skip_invalid_lines=request.skip_invalid_lines,
     )
-    ctx.store.create(job)
+    try:
+        ctx.store.create(job)
+    except Exception:  # no job refers to the inline dataset: take it back
+        if job.dataset_inline:
+            ctx.objects.discard(ctx.objects.dataset_key(evaluation_id))
+        raise
     _send_or_fail(ctx, job, JobMessage("plan", evaluation_id, 0))
     return job
 

@@ -188,6 +188,25 @@ def test_request_validation(jobs: Harness) -> None:
     assert jobs.calls() == 0
 
 
+@pytest.mark.parametrize("field", ["limit", "seed", "samples"])
+@pytest.mark.parametrize("value", [10**200, -(10**200), 2**63], ids=["huge", "-huge", "2^63"])
+def test_out_of_range_numbers_are_a_400_naming_the_field(
+    jobs: Harness, field: str, value: int
+) -> None:
+    """A 200-digit integer used to reach DynamoDB and come back as a 503 (clients retry that
+    forever), leaving an inline dataset behind on every attempt."""
+    from tests.test_storage_faults import evaluation_objects
+
+    before = evaluation_objects()
+    body = {"models": MODELS, "dataset": {"records": [GOOD]}, field: value}
+    error = error_of(jobs.post("/v1/evaluations", body), 400)
+    assert error["code"] == "invalid_request"
+    assert [d["field"] for d in error["details"]] == [field]
+    assert evaluation_objects() == before
+    page = jobs.get(f"/v1/evaluations/{'0' * 32}/items?limit={10**200}")
+    assert error_of(page, 400)["details"][0]["field"] == "limit"
+
+
 def test_unknown_ids_are_404_and_early_results_409(jobs: Harness) -> None:
     for evaluation_id in ("0" * 32, "not-an-id"):
         base = f"/v1/evaluations/{evaluation_id}"
