@@ -29,6 +29,10 @@ class JobSettings(BaseModel):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=6 * 1024 * 1024)
     #: Answer-cache records only serve resumption; they expire after this many days.
     cache_ttl_days: int = Field(default=7, ge=1)
+    #: A job's objects (inline dataset, chunks, outputs) expire this many days after they are
+    #: written: the results bucket's lifecycle rule (bootstrap; the template's
+    #: EvaluationRetentionDays parameter, same default, for deployed stages).
+    retention_days: int = Field(default=90, ge=1, le=36500)
 
     @property
     def max_concurrent_calls(self) -> int:
