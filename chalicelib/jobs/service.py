@@ -63,7 +63,7 @@ def submit(ctx: JobContext, request: EvaluationRequest) -> JobRecord:
         source = ctx.objects.put_dataset(evaluation_id, spec.records)
     else:
         assert spec.s3_uri is not None
-        source = spec.s3_uri
+        source = _allowed_dataset(ctx, spec.s3_uri)
     settings = ctx.settings
     job = JobRecord(
         evaluation_id=evaluation_id,
@@ -88,6 +88,22 @@ def submit(ctx: JobContext, request: EvaluationRequest) -> JobRecord:
         raise
     _send_or_fail(ctx, job, JobMessage("plan", evaluation_id, 0))
     return job
+
+
+def _allowed_dataset(ctx: JobContext, uri: str) -> str:
+    """Only configured dataset prefixes: the worker's role can read more than a client may."""
+    prefixes = ctx.dataset_prefixes()
+    reason = None
+    if not uri.startswith(prefixes):
+        reason = f"must start with {' or '.join(prefixes)}"
+    elif {".", ".."} & set(uri.removeprefix("s3://").split("/")):
+        reason = "must not hold . or .. segments (a client or proxy may resolve them)"
+    if reason is not None:
+        raise InvalidRequest(
+            "The dataset is not in a location this service reads datasets from.",
+            details=[{"field": "dataset.s3_uri", "reason": reason}],
+        )
+    return uri
 
 
 def _record_problem(line: int, reason: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ model call (inline: 400; S3: job `failed`), unknown ids, results asked for too e
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import boto3
@@ -186,6 +187,49 @@ def test_request_validation(jobs: Harness) -> None:
         assert error["code"] == "invalid_request"
         assert field in [d["field"] for d in error["details"]], (body, error)
     assert jobs.calls() == 0
+
+
+def test_s3_datasets_only_from_the_configured_prefixes(jobs: Harness) -> None:
+    """By default only `s3://<results bucket>/datasets/`: not another bucket the worker can read,
+    not another job's objects; EVALUATION_DATASET_PREFIXES (comma-separated) replaces it."""
+    from chalicelib.jobs.context import reset_job_context
+    from chalicelib.settings import get_settings
+
+    bucket = get_settings().results_bucket
+    other = jobs.submit({"models": MODELS, "dataset": {"records": [GOOD]}})
+    refused = [
+        "s3://tunegate-eval-datasets/sets/test.jsonl",
+        f"s3://{bucket}/evaluations/{other}/dataset.jsonl",
+        f"s3://{bucket}/datasets/../evaluations/{other}/dataset.jsonl",
+        f"s3://{bucket}/datasets-other/x.jsonl",
+        f"s3://{bucket}-datasets/x.jsonl",
+    ]
+    for uri in refused:
+        error = error_of(
+            jobs.post("/v1/evaluations", {"models": MODELS, "dataset": {"s3_uri": uri}}), 400
+        )
+        assert error["code"] == "invalid_request"
+        assert [d["field"] for d in error["details"]] == ["dataset.s3_uri"], uri
+    assert (
+        f"s3://{bucket}/datasets/"
+        in error_of(
+            jobs.post("/v1/evaluations", {"models": MODELS, "dataset": {"s3_uri": refused[0]}}), 400
+        )["details"][0]["reason"]
+    )
+
+    s3 = boto3.client("s3")
+    line = (json.dumps(GOOD) + "\n").encode()
+    s3.put_object(Bucket=bucket, Key="shared/sets/good.jsonl", Body=line)
+    configure_jobs(EVALUATION_DATASET_PREFIXES=f"s3://elsewhere/x/, s3://{bucket}/shared/sets/")
+    try:
+        accepted = f"s3://{bucket}/shared/sets/good.jsonl"
+        job = jobs.run(jobs.submit({"models": MODELS, "dataset": {"s3_uri": accepted}}))
+        assert job["status"] == "succeeded"
+        default = {"models": MODELS, "dataset": {"s3_uri": f"s3://{bucket}/datasets/x.jsonl"}}
+        error_of(jobs.post("/v1/evaluations", default), 400)
+    finally:
+        os.environ.pop("EVALUATION_DATASET_PREFIXES")
+        reset_job_context()
 
 
 @pytest.mark.parametrize("field", ["limit", "seed", "samples"])
