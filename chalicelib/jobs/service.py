@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.errors import InvalidRequest, NotFound
+from chalicelib.evaluation.clipping import CLIP_STEPS, clip_item, fit_samples
 from chalicelib.evaluation.datasets import Dataset, DatasetError
 from chalicelib.evaluation.outputs import LM_EVAL, REPORT, RESULTS, item_records
 from chalicelib.evaluation.scoring import reference_check
@@ -26,10 +27,13 @@ from chalicelib.jobs.models import (
 )
 from chalicelib.jobs.objects import MissingObject
 from chalicelib.jobs.planner import now_iso
+from chalicelib.payload import RESPONSE_BUDGET, json_cost
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 #: Chunk objects one items page may read, so a rare status cannot make one request unbounded.
 MAX_CHUNKS_PER_PAGE = 20
+#: The status view is polled: its samples are clipped to this, the rest is in the report.
+STATUS_SAMPLES_BUDGET = 1024 * 1024
 
 
 def location(evaluation_id: str) -> str:
@@ -135,7 +139,8 @@ def view(ctx: JobContext, job: JobRecord) -> dict[str, Any]:
     """The job as the API shows it; results, comparison and samples once they are written."""
     results: dict[str, Any] = {}
     if job.results_ready:
-        results = json.loads(ctx.objects.get_output(job.evaluation_id, RESULTS))
+        results = json.loads(_output(ctx, job, RESULTS))
+    samples = results.get("samples")
     base = location(job.evaluation_id)
     body: dict[str, Any] = {
         "evaluation_id": job.evaluation_id,
@@ -148,7 +153,7 @@ def view(ctx: JobContext, job: JobRecord) -> dict[str, Any]:
         "finished_at": job.finished_at,
         "results": results.get("results"),
         "comparison": results.get("comparison"),
-        "samples": results.get("samples"),
+        "samples": None if samples is None else fit_samples(samples, STATUS_SAMPLES_BUDGET),
         "links": {
             "self": base,
             "items": f"{base}/items",
@@ -177,20 +182,38 @@ def require_results(job: JobRecord) -> None:
 
 def report(ctx: JobContext, job: JobRecord) -> str:
     require_results(job)
-    return ctx.objects.get_output(job.evaluation_id, REPORT).decode()
+    return _output(ctx, job, REPORT).decode()
 
 
 def results_document(ctx: JobContext, job: JobRecord, lm_eval: bool) -> Any:
+    """The stored document; results.json with its samples clipped to what fits one response
+    (the shape is unchanged; the report and items.jsonl keep the longer texts)."""
     require_results(job)
-    return json.loads(ctx.objects.get_output(job.evaluation_id, LM_EVAL if lm_eval else RESULTS))
+    document = json.loads(_output(ctx, job, LM_EVAL if lm_eval else RESULTS))
+    if not lm_eval and isinstance(document.get("samples"), list):
+        rest = json_cost({**document, "samples": []})
+        document["samples"] = fit_samples(document["samples"], RESPONSE_BUDGET - rest)
+    return document
+
+
+def _output(ctx: JobContext, job: JobRecord, name: str) -> bytes:
+    try:
+        return ctx.objects.get_output(job.evaluation_id, name)
+    except MissingObject:  # past the bucket's retention
+        raise NotFound(
+            f"The files of evaluation {job.evaluation_id!r} have expired.",
+            details=[{"field": "evaluation_id", "reason": "results expired"}],
+        ) from None
 
 
 def items_page(ctx: JobContext, job: JobRecord, query: ItemsQuery) -> dict[str, Any]:
     """Item records (one per item and model) of the committed chunks, in item order, filtered by
     status; `next_cursor` is null after the last page. A page may hold fewer than `limit`
-    records (it reads at most MAX_CHUNKS_PER_PAGE chunks): follow the cursor."""
+    records: it reads at most MAX_CHUNKS_PER_PAGE chunks and stops before RESPONSE_BUDGET bytes
+    (a record too long alone is clipped). Follow the cursor."""
     start_chunk, start_offset = _decode_cursor(query.cursor)
     page: list[dict[str, Any]] = []
+    size = json_cost({"items": [], "next_cursor": "c" * 40})
     cursor: tuple[int, int] | None = None
     reads = 0
     chunks = [c for c in ctx.store.chunks(job.evaluation_id) if c.chunk >= start_chunk]
@@ -203,13 +226,26 @@ def items_page(ctx: JobContext, job: JobRecord, query: ItemsQuery) -> dict[str, 
         for position, item in _records_from(ctx, record.object_key, offset):
             if query.status is not None and item["status"] != query.status:
                 continue
-            if len(page) == query.limit:
+            cost = json_cost(item) + 1
+            if page and (len(page) == query.limit or size + cost > RESPONSE_BUDGET):
                 cursor = (record.chunk, position)
                 break
+            if cost > RESPONSE_BUDGET - size:
+                item, cost = _clipped_to_fit(item, RESPONSE_BUDGET - size)
             page.append(item)
+            size += cost
         if cursor is not None:
             break
     return {"items": page, "next_cursor": _encode_cursor(cursor)}
+
+
+def _clipped_to_fit(item: dict[str, Any], budget: int) -> tuple[dict[str, Any], int]:
+    for limit in CLIP_STEPS:
+        clipped = clip_item(item, limit)
+        cost = json_cost(clipped) + 1
+        if cost <= budget:
+            break
+    return clipped, cost
 
 
 def _records_from(ctx: JobContext, key: str, offset: int) -> Iterator[tuple[int, dict[str, Any]]]:
