@@ -251,6 +251,24 @@ def test_out_of_range_numbers_are_a_400_naming_the_field(
     assert error_of(page, 400)["details"][0]["field"] == "limit"
 
 
+def test_a_job_whose_files_expired_is_a_404_not_a_500(jobs: Harness) -> None:
+    """The bucket's retention rule removes a job's objects; its record may outlive them."""
+    from chalicelib.settings import get_settings
+
+    evaluation_id = jobs.submit({"models": MODELS, "dataset": {"records": [GOOD]}})
+    assert jobs.run(evaluation_id)["status"] == "succeeded"
+    bucket = get_settings().results_bucket
+    s3 = boto3.client("s3")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"evaluations/{evaluation_id}/")
+    for entry in listed["Contents"]:
+        s3.delete_object(Bucket=bucket, Key=entry["Key"])
+    base = f"/v1/evaluations/{evaluation_id}"
+    for path in (base, f"{base}/report", f"{base}/results.json"):
+        error = error_of(jobs.get(path), 404)
+        assert error["code"] == "not_found" and "expired" in error["message"]
+    assert json.loads(jobs.get(f"{base}/items").body) == {"items": [], "next_cursor": None}
+
+
 def test_unknown_ids_are_404_and_early_results_409(jobs: Harness) -> None:
     for evaluation_id in ("0" * 32, "not-an-id"):
         base = f"/v1/evaluations/{evaluation_id}"
