@@ -93,7 +93,9 @@ def main() -> None:
             + "\n"
             for i in range(args.items)
         )
-        boto3.client("s3").put_object(Bucket="bench-results", Key="bench.jsonl", Body=lines)
+        boto3.client("s3").put_object(
+            Bucket="bench-results", Key="datasets/bench.jsonl", Body=lines
+        )
         from chalicelib.jobs.settings import get_job_settings
 
         cap = get_job_settings().max_concurrent_calls
@@ -111,7 +113,10 @@ def main() -> None:
             )  # fmt: skip
             children.append(worker)
             time.sleep(3)  # let the worker processes import and start polling
-            body = {"models": ["bench"], "dataset": {"s3_uri": "s3://bench-results/bench.jsonl"}}
+            body = {
+                "models": ["bench"],
+                "dataset": {"s3_uri": "s3://bench-results/datasets/bench.jsonl"},
+            }
             started = time.perf_counter()
             response = client.http.post(
                 "/v1/evaluations",

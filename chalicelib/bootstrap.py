@@ -14,6 +14,8 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.feedback_store import MODEL_INDEX
+from chalicelib.jobs.objects import retention_rule
+from chalicelib.jobs.settings import job_settings_from_env
 from chalicelib.settings import get_settings
 
 
@@ -82,14 +84,27 @@ def ensure_queue(name: str, visibility_timeout: int, max_receive_count: int = 5)
     return f"queue {name} (+ {name}-dlq): ready"
 
 
-def ensure_bucket(name: str) -> str:
+def ensure_bucket(name: str, lifecycle_rules: Sequence[dict[str, Any]] = ()) -> str:
+    """The private bucket; its lifecycle rules are (re)applied on every run, so a changed
+    retention reaches an existing bucket too."""
     s3 = aws.client("s3")
     try:
         s3.head_bucket(Bucket=name)
-        return f"bucket {name}: exists"
+        state = "exists"
     except ClientError as exc:
         if exc.response["Error"]["Code"] not in ("404", "NoSuchBucket"):
             raise
+        _create_bucket(name)
+        state = "created"
+    if lifecycle_rules:
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=name, LifecycleConfiguration={"Rules": list(lifecycle_rules)}
+        )
+    return f"bucket {name}: {state}"
+
+
+def _create_bucket(name: str) -> None:
+    s3 = aws.client("s3")
     s3.create_bucket(Bucket=name)
     s3.put_public_access_block(
         Bucket=name,
@@ -100,7 +115,6 @@ def ensure_bucket(name: str) -> str:
             "RestrictPublicBuckets": True,
         },
     )
-    return f"bucket {name}: created"
 
 
 #: The evaluation worker's Lambda timeout; SQS must hide a message at least this long.
@@ -117,4 +131,5 @@ def bootstrap_resources() -> Iterator[str]:
     )
     yield ensure_table(settings.evaluations_table, ["pk", "sk"], ttl_attribute="expires_at")
     yield ensure_queue(settings.evaluation_queue, visibility_timeout=WORKER_TIMEOUT_SECONDS)
-    yield ensure_bucket(settings.results_bucket)
+    retention = job_settings_from_env().retention_days
+    yield ensure_bucket(settings.results_bucket, [retention_rule(retention)])

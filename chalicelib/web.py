@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.errors import InvalidRequest, PayloadTooLarge, TunegateError, UnsupportedMediaType
 from chalicelib.observability import MetricUnit, logger, metrics, single_metric
+from chalicelib.payload import body_text
 from chalicelib.runtime import get_runtime
 from chalicelib.secrets import require_api_key
 
@@ -94,7 +95,10 @@ def cors_headers(request: Request, allowed: frozenset[str]) -> dict[str, str]:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(body=body, status_code=status, headers={**JSON_HEADERS, **(headers or {})})
+    """JSON not ASCII-escaped (Chalice's own encoding escapes: twice the bytes for CJK text)."""
+    return Response(
+        body=body_text(body), status_code=status, headers={**JSON_HEADERS, **(headers or {})}
+    )
 
 
 def error_response(error: TunegateError, headers: dict[str, str] | None = None) -> Response:

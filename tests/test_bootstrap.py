@@ -38,5 +38,35 @@ def test_bootstrap_is_idempotent_and_complete(local_stack: Any) -> None:
     s3 = boto3.client("s3")
     block = s3.get_public_access_block(Bucket="tunegate-test-results")
     assert all(block["PublicAccessBlockConfiguration"].values())
+    rules = s3.get_bucket_lifecycle_configuration(Bucket="tunegate-test-results")["Rules"]
+    assert [(r["Filter"]["Prefix"], r["Expiration"]["Days"]) for r in rules] == [
+        ("evaluations/", 90)
+    ]
     ttl = boto3.client("dynamodb").describe_time_to_live(TableName="tunegate-test-invocations")
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
+
+
+def test_bootstrap_applies_a_changed_retention_to_the_existing_bucket(local_stack: Any) -> None:
+    env = {**os.environ, "EVALUATION_RETENTION_DAYS": "12"}
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "chalicelib.cli", "--stage", "local", "bootstrap"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stderr
+        s3 = boto3.client("s3")
+        rules = s3.get_bucket_lifecycle_configuration(Bucket="tunegate-test-results")["Rules"]
+        assert [r["Expiration"]["Days"] for r in rules] == [12]
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "chalicelib.cli", "--stage", "local", "bootstrap"],
+            cwd=ROOT,
+            env={**os.environ},
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )

@@ -478,3 +478,27 @@ def test_gateway_refusals_use_the_contracts_codes_and_retry_after(
     status, body, headers = _gateway_response(sam, kind)
     assert (status, body["error"]["code"]) == (error.status, error.code)
     assert headers == {"Retry-After": "'1'"}
+
+
+def test_job_objects_expire_after_the_configured_retention(merge_template: dict[str, Any]) -> None:
+    """One retention for every job object, deployed (template parameter) and local (bootstrap's
+    rule from EVALUATION_RETENTION_DAYS): same prefix, same default."""
+    from chalicelib.jobs.objects import JOBS_PREFIX, retention_rule
+    from chalicelib.jobs.settings import JobSettings
+
+    parameter = merge_template["Parameters"]["EvaluationRetentionDays"]
+    assert parameter["Default"] == JobSettings().retention_days
+    bucket = merge_template["Resources"]["ResultsBucket"]["Properties"]
+    rules = [r for r in bucket["LifecycleConfiguration"]["Rules"] if r.get("Prefix")]
+    expiring = [r for r in rules if r["Prefix"] == JOBS_PREFIX]
+    assert expiring == [
+        {
+            "Id": "expire-evaluations",
+            "Status": "Enabled",
+            "Prefix": JOBS_PREFIX,
+            "ExpirationInDays": {"Ref": "EvaluationRetentionDays"},
+        }
+    ]
+    local = retention_rule(parameter["Default"])
+    assert (local["ID"], local["Filter"]["Prefix"]) == ("expire-evaluations", JOBS_PREFIX)
+    assert local["Expiration"]["Days"] == parameter["Default"]

@@ -88,3 +88,32 @@ def queued_jobs() -> int:
         for page in pages
         for item in page["Items"]
     )
+
+
+def test_evaluation_with_dynamodb_down_leaves_no_inline_dataset(client: Any) -> None:
+    """The inline dataset is written before the job record; a refused record takes it back."""
+    from chalicelib import aws
+
+    records = [{"prompt": "great drug\n\n###\n\n", "completion": " positive"}] * 3
+    body = json.dumps({"models": ["sentiment-converse"], "dataset": {"records": records}})
+    headers = {"x-api-key": API_KEY, "content-type": "application/json"}
+    before = evaluation_objects()
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = DEAD_ENDPOINT
+    aws.reset_clients()
+    try:
+        response = client.http.post("/v1/evaluations", headers=headers, body=body)
+    finally:
+        del os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
+        aws.reset_clients()
+    assert response.status_code == 503, response.body
+    assert error_of(response)["code"] == "service_unavailable"
+    assert evaluation_objects() == before
+
+
+def evaluation_objects() -> set[str]:
+    pages = (
+        boto3.client("s3")
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket="tunegate-test-results", Prefix="evaluations/")
+    )
+    return {o["Key"] for page in pages for o in page.get("Contents", [])}

@@ -158,11 +158,7 @@ def _parse(record: Any, index: int, line: int) -> Item:
     if len(shapes) > 1:
         raise _Problem(f"ambiguous: has the keys of several shapes ({', '.join(shapes)})")
     if not shapes:
-        raise _Problem(
-            "unknown shape: expected {prompt, completion}, {system?, messages}, "
-            "{input, target} or {prompt, referenceResponse}; got keys "
-            + (", ".join(sorted(map(str, keys))) or "none")
-        )
+        raise _Problem(_unknown_shape(keys))
     category = record.get("category")
     if category is not None and (not isinstance(category, str) or not category.strip()):
         raise _Problem("'category' must be a non-empty string")
@@ -176,6 +172,23 @@ def _parse(record: Any, index: int, line: int) -> Item:
     if not reference:
         raise _Problem("the reference is empty")
     return Item(index, line, text, reference, system, category)
+
+
+_KNOWN_KEYS = frozenset().union(*(needed for needed, _ in _SHAPES.values()), {"system", "category"})
+
+
+def _unknown_shape(keys: set[str]) -> str:
+    """Names only keys of the dataset shapes: a line that is no dataset record (another file
+    named by mistake, or on purpose) must not have its keys or content echoed back."""
+    known = sorted(keys & _KNOWN_KEYS)
+    others = len(keys) - len(known)
+    has = [", ".join(repr(k) for k in known)] if known else []
+    if others:
+        has.append(f"{others} other {'key' if others == 1 else 'keys'}")
+    return (
+        "unknown shape: expected {prompt, completion}, {system?, messages}, {input, target} "
+        f"or {{prompt, referenceResponse}}; the object has {' and '.join(has) or 'no keys'}"
+    )
 
 
 def _decode(raw: bytes | str, number: int) -> str:

@@ -7,10 +7,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from chalicelib.evaluation.clipping import clip, clip_messages, fit
 from chalicelib.evaluation.report_svg import colour, esc, number
 from chalicelib.parsing import normalise_label
+from chalicelib.payload import payload_bytes
 
-MAX_TEXT = 4000  # characters of one input or output shown; the rest is summarised
+#: What the samples may add to a report, served as a Lambda response (6 MB in all): texts are
+#: clipped shorter, and at worst fewer samples shown, until they fit.
+SAMPLES_BUDGET = 3 * 1024 * 1024
 
 
 def samples_section(models: Sequence[str], samples: object) -> str:
@@ -22,10 +26,18 @@ def samples_section(models: Sequence[str], samples: object) -> str:
         "marked correct or incorrect against the reference; invalid means the answer could "
         "not be parsed, error means the model gave none.</p>"
     )
-    return intro + "".join(_sample(models, s) for s in kept)
+    shown: str = fit(
+        kept,
+        lambda entries, limit: "".join(_sample(models, s, limit) for s in entries),
+        payload_bytes,
+        SAMPLES_BUDGET,
+    )
+    if shown.count('<article class="sample">') < len(kept):
+        intro += '<p class="note">Only the first samples fit in this page.</p>'
+    return intro + shown
 
 
-def _sample(models: Sequence[str], sample: Mapping[str, Any]) -> str:
+def _sample(models: Sequence[str], sample: Mapping[str, Any], limit: int) -> str:
     outputs = sample.get("outputs")
     outputs = outputs if isinstance(outputs, Mapping) else {}
     reference = sample.get("reference")
@@ -51,32 +63,35 @@ def _sample(models: Sequence[str], sample: Mapping[str, Any]) -> str:
             models.index(m) if m in models else len(models) + k,
             _mapping(outputs.get(m)),
             reference,
+            limit,
         )
         for k, m in enumerate(order)
     )
-    ref_text = "—" if reference is None else esc(_clip(_plain(reference)))
+    ref_text = "—" if reference is None else esc(clip(_plain(reference), limit))
     return (
         f'<article class="sample"><header><h3>{title}</h3>{"".join(tags)}</header>'
-        f'<div class="label">input</div>{_input(sample.get("input"))}'
+        f'<div class="label">input</div>{_input(sample.get("input"), limit)}'
         f'<div class="label">reference</div><div class="text ref">{ref_text}</div>'
         f'<div class="outputs">{cards or "<p class=note>No model answers recorded.</p>"}</div>'
         "</article>"
     )
 
 
-def _output_card(model: str, index: int, out: Mapping[str, Any], reference: object) -> str:
+def _output_card(
+    model: str, index: int, out: Mapping[str, Any], reference: object, limit: int
+) -> str:
     kind, verdict = _verdict(out, reference)
     prediction = out.get("prediction")
     pred = (
         ""
         if prediction is None
-        else (f'<div class="pred">prediction: {esc(_clip(_plain(prediction)))}</div>')
+        else (f'<div class="pred">prediction: {esc(clip(_plain(prediction), limit))}</div>')
     )
     raw = out.get("output")
     raw_html = (
         '<div class="muted">no output</div>'
         if raw is None
-        else f'<pre class="text">{esc(_clip(_plain(raw)))}</pre>'
+        else f'<pre class="text">{esc(clip(_plain(raw), limit))}</pre>'
     )
     return (
         f'<div class="out {kind}"><h4><span><span class="swatch" style="background:'
@@ -131,17 +146,18 @@ def _answer_key(out: Mapping[str, Any]) -> str:
     return repr(n) if n is not None else normalise_label(_plain(prediction))
 
 
-def _input(value: object) -> str:
+def _input(value: object, limit: int) -> str:
     """Plain text, or a conversation (a list of messages, optionally with a system prompt)."""
     if isinstance(value, Mapping) and isinstance(value.get("messages"), list):
         system = value.get("system")
         head = [("system", system)] if system else []
-        return _messages([*head, *(_message(m) for m in value["messages"])])
+        shown = clip_messages(value["messages"], limit)
+        return _messages([*head, *(_message(m) for m in shown)], limit)
     if isinstance(value, list):
-        return _messages([_message(m) for m in value])
+        return _messages([_message(m) for m in clip_messages(value, limit)], limit)
     if value is None:
         return '<div class="text muted">(input not stored)</div>'
-    return f'<div class="text">{esc(_clip(_plain(value)))}</div>'
+    return f'<div class="text">{esc(clip(_plain(value), limit))}</div>'
 
 
 def _message(message: object) -> tuple[str, object]:
@@ -150,9 +166,9 @@ def _message(message: object) -> tuple[str, object]:
     return "?", message
 
 
-def _messages(messages: Sequence[tuple[str, object]]) -> str:
+def _messages(messages: Sequence[tuple[str, object]], limit: int) -> str:
     parts = [
-        f'<p class="msg"><span class="role">{esc(role)}:</span>{esc(_clip(_content(c)))}</p>'
+        f'<p class="msg"><span class="role">{esc(role)}:</span>{esc(clip(_content(c), limit))}</p>'
         for role, c in messages
     ]
     return f'<div class="text conversation">{"".join(parts)}</div>'
@@ -175,12 +191,6 @@ def _plain(value: object) -> str:
     if isinstance(value, int | float | bool) or value is None:
         return str(value)
     return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _clip(text: str) -> str:
-    if len(text) <= MAX_TEXT:
-        return text
-    return f"{text[:MAX_TEXT]}… [{len(text) - MAX_TEXT:,} more characters]"
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

@@ -33,6 +33,11 @@ class JobContext:
                 )
         return [known[name] for name in names]
 
+    def dataset_prefixes(self) -> tuple[str, ...]:
+        """Where a job's `dataset.s3_uri` may point (EVALUATION_DATASET_PREFIXES, by default
+        the results bucket's `datasets/`)."""
+        return self.settings.dataset_prefixes or (f"s3://{self.objects.bucket}/datasets/",)
+
     def cache(self, evaluation_id: str) -> DynamoAnswerCache:
         ttl = self.settings.cache_ttl_days * 86400
         return DynamoAnswerCache(self.store.table, evaluation_id, ttl)

@@ -18,6 +18,9 @@ FINAL_STATUSES = frozenset({"succeeded", "completed_with_errors", "failed", "can
 MAX_INLINE_RECORDS = 1000
 MAX_MODELS = 10
 MAX_SAMPLES = 200
+#: Items one job may evaluate: far above any dataset a job finishes, far below what storage or
+#: arithmetic would choke on (a 200-digit limit used to reach DynamoDB and come back as a 503).
+MAX_LIMIT = 10_000_000
 #: Dataset problems kept in the job record (the count is always complete).
 MAX_STORED_PROBLEMS = 100
 
@@ -54,7 +57,7 @@ class DatasetSpec(_Body):
 class EvaluationRequest(_Body):
     models: list[str] = Field(min_length=1, max_length=MAX_MODELS)
     dataset: DatasetSpec
-    limit: int | None = Field(default=None, ge=1)
+    limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
     seed: int = Field(default=0, ge=-(2**63), le=2**63 - 1)
     samples: int = Field(default=20, ge=0, le=MAX_SAMPLES)
     skip_invalid_lines: bool = False

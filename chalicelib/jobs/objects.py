@@ -31,6 +31,20 @@ OUTPUT_TYPES = {
 }
 
 
+#: Every object of every job lives under this prefix (the bucket's retention rule expires it).
+JOBS_PREFIX = "evaluations/"
+
+
+def retention_rule(days: int) -> dict[str, Any]:
+    """The results bucket's lifecycle rule for job objects (infra/resources.json has the same)."""
+    return {
+        "ID": "expire-evaluations",
+        "Status": "Enabled",
+        "Filter": {"Prefix": JOBS_PREFIX},
+        "Expiration": {"Days": days},
+    }
+
+
 class MissingObject(LookupError):
     pass
 
@@ -41,7 +55,7 @@ class JobObjects:
 
     @staticmethod
     def prefix(evaluation_id: str) -> str:
-        return f"evaluations/{evaluation_id}/"
+        return f"{JOBS_PREFIX}{evaluation_id}/"
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.errors import InvalidRequest, NotFound
+from chalicelib.evaluation.clipping import CLIP_STEPS, clip_item, fit_samples
 from chalicelib.evaluation.datasets import Dataset, DatasetError
 from chalicelib.evaluation.outputs import LM_EVAL, REPORT, RESULTS, item_records
 from chalicelib.evaluation.scoring import reference_check
@@ -26,10 +27,13 @@ from chalicelib.jobs.models import (
 )
 from chalicelib.jobs.objects import MissingObject
 from chalicelib.jobs.planner import now_iso
+from chalicelib.payload import RESPONSE_BUDGET, json_cost
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 #: Chunk objects one items page may read, so a rare status cannot make one request unbounded.
 MAX_CHUNKS_PER_PAGE = 20
+#: The status view is polled: its samples are clipped to this, the rest is in the report.
+STATUS_SAMPLES_BUDGET = 1024 * 1024
 
 
 def location(evaluation_id: str) -> str:
@@ -37,7 +41,11 @@ def location(evaluation_id: str) -> str:
 
 
 def submit(ctx: JobContext, request: EvaluationRequest) -> JobRecord:
-    """Validate (models, then inline records, before anything is stored), store, queue a plan."""
+    """Validate (models, then inline records, before anything is stored), store, queue a plan.
+
+    An inline dataset is written just before its job record and deleted again when that write
+    fails, so a refused attempt leaves no object behind (a crash in between leaves one to the
+    bucket's retention rule)."""
     deployments = ctx.deployments(request.models)
     evaluation_id = uuid.uuid4().hex
     spec = request.dataset
@@ -59,7 +67,7 @@ def submit(ctx: JobContext, request: EvaluationRequest) -> JobRecord:
         source = ctx.objects.put_dataset(evaluation_id, spec.records)
     else:
         assert spec.s3_uri is not None
-        source = spec.s3_uri
+        source = _allowed_dataset(ctx, spec.s3_uri)
     settings = ctx.settings
     job = JobRecord(
         evaluation_id=evaluation_id,
@@ -76,9 +84,30 @@ def submit(ctx: JobContext, request: EvaluationRequest) -> JobRecord:
         samples=request.samples,
         skip_invalid_lines=request.skip_invalid_lines,
     )
-    ctx.store.create(job)
+    try:
+        ctx.store.create(job)
+    except Exception:  # no job refers to the inline dataset: take it back
+        if job.dataset_inline:
+            ctx.objects.discard(ctx.objects.dataset_key(evaluation_id))
+        raise
     _send_or_fail(ctx, job, JobMessage("plan", evaluation_id, 0))
     return job
+
+
+def _allowed_dataset(ctx: JobContext, uri: str) -> str:
+    """Only configured dataset prefixes: the worker's role can read more than a client may."""
+    prefixes = ctx.dataset_prefixes()
+    reason = None
+    if not uri.startswith(prefixes):
+        reason = f"must start with {' or '.join(prefixes)}"
+    elif {".", ".."} & set(uri.removeprefix("s3://").split("/")):
+        reason = "must not hold . or .. segments (a client or proxy may resolve them)"
+    if reason is not None:
+        raise InvalidRequest(
+            "The dataset is not in a location this service reads datasets from.",
+            details=[{"field": "dataset.s3_uri", "reason": reason}],
+        )
+    return uri
 
 
 def _record_problem(line: int, reason: str) -> dict[str, Any]:
@@ -110,7 +139,8 @@ def view(ctx: JobContext, job: JobRecord) -> dict[str, Any]:
     """The job as the API shows it; results, comparison and samples once they are written."""
     results: dict[str, Any] = {}
     if job.results_ready:
-        results = json.loads(ctx.objects.get_output(job.evaluation_id, RESULTS))
+        results = json.loads(_output(ctx, job, RESULTS))
+    samples = results.get("samples")
     base = location(job.evaluation_id)
     body: dict[str, Any] = {
         "evaluation_id": job.evaluation_id,
@@ -123,7 +153,7 @@ def view(ctx: JobContext, job: JobRecord) -> dict[str, Any]:
         "finished_at": job.finished_at,
         "results": results.get("results"),
         "comparison": results.get("comparison"),
-        "samples": results.get("samples"),
+        "samples": None if samples is None else fit_samples(samples, STATUS_SAMPLES_BUDGET),
         "links": {
             "self": base,
             "items": f"{base}/items",
@@ -152,20 +182,38 @@ def require_results(job: JobRecord) -> None:
 
 def report(ctx: JobContext, job: JobRecord) -> str:
     require_results(job)
-    return ctx.objects.get_output(job.evaluation_id, REPORT).decode()
+    return _output(ctx, job, REPORT).decode()
 
 
 def results_document(ctx: JobContext, job: JobRecord, lm_eval: bool) -> Any:
+    """The stored document; results.json with its samples clipped to what fits one response
+    (the shape is unchanged; the report and items.jsonl keep the longer texts)."""
     require_results(job)
-    return json.loads(ctx.objects.get_output(job.evaluation_id, LM_EVAL if lm_eval else RESULTS))
+    document = json.loads(_output(ctx, job, LM_EVAL if lm_eval else RESULTS))
+    if not lm_eval and isinstance(document.get("samples"), list):
+        rest = json_cost({**document, "samples": []})
+        document["samples"] = fit_samples(document["samples"], RESPONSE_BUDGET - rest)
+    return document
+
+
+def _output(ctx: JobContext, job: JobRecord, name: str) -> bytes:
+    try:
+        return ctx.objects.get_output(job.evaluation_id, name)
+    except MissingObject:  # past the bucket's retention
+        raise NotFound(
+            f"The files of evaluation {job.evaluation_id!r} have expired.",
+            details=[{"field": "evaluation_id", "reason": "results expired"}],
+        ) from None
 
 
 def items_page(ctx: JobContext, job: JobRecord, query: ItemsQuery) -> dict[str, Any]:
     """Item records (one per item and model) of the committed chunks, in item order, filtered by
     status; `next_cursor` is null after the last page. A page may hold fewer than `limit`
-    records (it reads at most MAX_CHUNKS_PER_PAGE chunks): follow the cursor."""
+    records: it reads at most MAX_CHUNKS_PER_PAGE chunks and stops before RESPONSE_BUDGET bytes
+    (a record too long alone is clipped). Follow the cursor."""
     start_chunk, start_offset = _decode_cursor(query.cursor)
     page: list[dict[str, Any]] = []
+    size = json_cost({"items": [], "next_cursor": "c" * 40})
     cursor: tuple[int, int] | None = None
     reads = 0
     chunks = [c for c in ctx.store.chunks(job.evaluation_id) if c.chunk >= start_chunk]
@@ -178,13 +226,26 @@ def items_page(ctx: JobContext, job: JobRecord, query: ItemsQuery) -> dict[str, 
         for position, item in _records_from(ctx, record.object_key, offset):
             if query.status is not None and item["status"] != query.status:
                 continue
-            if len(page) == query.limit:
+            cost = json_cost(item) + 1
+            if page and (len(page) == query.limit or size + cost > RESPONSE_BUDGET):
                 cursor = (record.chunk, position)
                 break
+            if cost > RESPONSE_BUDGET - size:
+                item, cost = _clipped_to_fit(item, RESPONSE_BUDGET - size)
             page.append(item)
+            size += cost
         if cursor is not None:
             break
     return {"items": page, "next_cursor": _encode_cursor(cursor)}
+
+
+def _clipped_to_fit(item: dict[str, Any], budget: int) -> tuple[dict[str, Any], int]:
+    for limit in CLIP_STEPS:
+        clipped = clip_item(item, limit)
+        cost = json_cost(clipped) + 1
+        if cost <= budget:
+            break
+    return clipped, cost
 
 
 def _records_from(ctx: JobContext, key: str, offset: int) -> Iterator[tuple[int, dict[str, Any]]]:

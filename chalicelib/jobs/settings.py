@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from chalicelib.errors import ConfigurationError
 
@@ -29,6 +29,32 @@ class JobSettings(BaseModel):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=6 * 1024 * 1024)
     #: Answer-cache records only serve resumption; they expire after this many days.
     cache_ttl_days: int = Field(default=7, ge=1)
+    #: A job's objects (inline dataset, chunks, outputs) expire this many days after they are
+    #: written: the results bucket's lifecycle rule (bootstrap; the template's
+    #: EvaluationRetentionDays parameter, same default, for deployed stages).
+    retention_days: int = Field(default=90, ge=1, le=36500)
+    #: Where `dataset.s3_uri` may point (comma-separated s3:// prefixes). Empty: the results
+    #: bucket's `datasets/` folder. Without it a job could read any object the worker can,
+    #: other jobs' results included.
+    dataset_prefixes: tuple[str, ...] = ()
+
+    @field_validator("dataset_prefixes", mode="before")
+    @classmethod
+    def _split_prefixes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("dataset_prefixes")
+    @classmethod
+    def _s3_prefixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        prefixes = []
+        for prefix in value:
+            bucket, slash, _ = prefix.removeprefix("s3://").partition("/")
+            if not prefix.startswith("s3://") or not bucket:
+                raise ValueError(f"{prefix!r} is not an s3://bucket/prefix")
+            prefixes.append(prefix if slash else prefix + "/")  # a bare bucket: all of it
+        return tuple(prefixes)
 
     @property
     def max_concurrent_calls(self) -> int:

@@ -126,6 +126,27 @@ def test_bad_line_is_reported_with_its_number(line: str, fragment: str) -> None:
     assert fragment in problems[0][1]
 
 
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"aws_secret_access_key": "wJalrXUtnFEMI", "region": "us-east-1"},
+        {"totals": {"sk-live-4242": 1}, "results": ["sk-live-4242"]},
+        {"prompt": "sk-live-4242", "sk-live-4242": "wJalrXUtnFEMI"},
+    ],
+)
+def test_a_line_that_is_no_dataset_record_is_not_echoed(record: dict[str, Any]) -> None:
+    """A job pointed at some other JSON file must not learn its keys or values from the error
+    (only keys of the dataset shapes are named, the rest counted)."""
+    problems = problems_of([json.dumps(record)])
+    assert len(problems) == 1
+    reason = problems[0][1]
+    assert "unknown shape" in reason
+    for secret in ("wJalrXUtnFEMI", "sk-live-4242", "aws_secret", "region", "totals", "results"):
+        assert secret not in reason
+    if "prompt" in record:
+        assert "'prompt' and 1 other key" in reason
+
+
 def test_every_bad_line_is_reported_before_anything_runs(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     good = json.dumps({"input": "x", "target": "y"}).encode()

@@ -4,6 +4,7 @@ model call (inline: 400; S3: job `failed`), unknown ids, results asked for too e
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import boto3
@@ -186,6 +187,86 @@ def test_request_validation(jobs: Harness) -> None:
         assert error["code"] == "invalid_request"
         assert field in [d["field"] for d in error["details"]], (body, error)
     assert jobs.calls() == 0
+
+
+def test_s3_datasets_only_from_the_configured_prefixes(jobs: Harness) -> None:
+    """By default only `s3://<results bucket>/datasets/`: not another bucket the worker can read,
+    not another job's objects; EVALUATION_DATASET_PREFIXES (comma-separated) replaces it."""
+    from chalicelib.jobs.context import reset_job_context
+    from chalicelib.settings import get_settings
+
+    bucket = get_settings().results_bucket
+    other = jobs.submit({"models": MODELS, "dataset": {"records": [GOOD]}})
+    refused = [
+        "s3://tunegate-eval-datasets/sets/test.jsonl",
+        f"s3://{bucket}/evaluations/{other}/dataset.jsonl",
+        f"s3://{bucket}/datasets/../evaluations/{other}/dataset.jsonl",
+        f"s3://{bucket}/datasets-other/x.jsonl",
+        f"s3://{bucket}-datasets/x.jsonl",
+    ]
+    for uri in refused:
+        error = error_of(
+            jobs.post("/v1/evaluations", {"models": MODELS, "dataset": {"s3_uri": uri}}), 400
+        )
+        assert error["code"] == "invalid_request"
+        assert [d["field"] for d in error["details"]] == ["dataset.s3_uri"], uri
+    assert (
+        f"s3://{bucket}/datasets/"
+        in error_of(
+            jobs.post("/v1/evaluations", {"models": MODELS, "dataset": {"s3_uri": refused[0]}}), 400
+        )["details"][0]["reason"]
+    )
+
+    s3 = boto3.client("s3")
+    line = (json.dumps(GOOD) + "\n").encode()
+    s3.put_object(Bucket=bucket, Key="shared/sets/good.jsonl", Body=line)
+    configure_jobs(EVALUATION_DATASET_PREFIXES=f"s3://elsewhere/x/, s3://{bucket}/shared/sets/")
+    try:
+        accepted = f"s3://{bucket}/shared/sets/good.jsonl"
+        job = jobs.run(jobs.submit({"models": MODELS, "dataset": {"s3_uri": accepted}}))
+        assert job["status"] == "succeeded"
+        default = {"models": MODELS, "dataset": {"s3_uri": f"s3://{bucket}/datasets/x.jsonl"}}
+        error_of(jobs.post("/v1/evaluations", default), 400)
+    finally:
+        os.environ.pop("EVALUATION_DATASET_PREFIXES")
+        reset_job_context()
+
+
+@pytest.mark.parametrize("field", ["limit", "seed", "samples"])
+@pytest.mark.parametrize("value", [10**200, -(10**200), 2**63], ids=["huge", "-huge", "2^63"])
+def test_out_of_range_numbers_are_a_400_naming_the_field(
+    jobs: Harness, field: str, value: int
+) -> None:
+    """A 200-digit integer used to reach DynamoDB and come back as a 503 (clients retry that
+    forever), leaving an inline dataset behind on every attempt."""
+    from tests.test_storage_faults import evaluation_objects
+
+    before = evaluation_objects()
+    body = {"models": MODELS, "dataset": {"records": [GOOD]}, field: value}
+    error = error_of(jobs.post("/v1/evaluations", body), 400)
+    assert error["code"] == "invalid_request"
+    assert [d["field"] for d in error["details"]] == [field]
+    assert evaluation_objects() == before
+    page = jobs.get(f"/v1/evaluations/{'0' * 32}/items?limit={10**200}")
+    assert error_of(page, 400)["details"][0]["field"] == "limit"
+
+
+def test_a_job_whose_files_expired_is_a_404_not_a_500(jobs: Harness) -> None:
+    """The bucket's retention rule removes a job's objects; its record may outlive them."""
+    from chalicelib.settings import get_settings
+
+    evaluation_id = jobs.submit({"models": MODELS, "dataset": {"records": [GOOD]}})
+    assert jobs.run(evaluation_id)["status"] == "succeeded"
+    bucket = get_settings().results_bucket
+    s3 = boto3.client("s3")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"evaluations/{evaluation_id}/")
+    for entry in listed["Contents"]:
+        s3.delete_object(Bucket=bucket, Key=entry["Key"])
+    base = f"/v1/evaluations/{evaluation_id}"
+    for path in (base, f"{base}/report", f"{base}/results.json"):
+        error = error_of(jobs.get(path), 404)
+        assert error["code"] == "not_found" and "expired" in error["message"]
+    assert json.loads(jobs.get(f"{base}/items").body) == {"items": [], "next_cursor": None}
 
 
 def test_unknown_ids_are_404_and_early_results_409(jobs: Harness) -> None:
