@@ -217,7 +217,7 @@ def metrics_table(results: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def beats_majority(baselines: Mapping[str, Any]) -> str:
-    """"p = 0.541, not better": the exact binomial test of the accuracy vs the majority rate."""
+    """ "p = 0.541, not better": the exact binomial test of the accuracy vs the majority rate."""
     from chalicelib.evaluation.report import p_value
 
     beats = baselines["beats_majority"]

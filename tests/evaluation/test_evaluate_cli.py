@@ -148,8 +148,8 @@ def test_baselines_table_reads_like_a_verdict() -> None:
     good.add_many(refs, refs[:80] + ["neutral"] * 18, ["ok"] * 98)
     table = baselines_table({"always": always.result(), "good": good.result()}).splitlines()
     assert table[0].split()[:3] == ["baseline", "majority", "(always)"]
-    assert table[1].split() == (
-        "always 0.653 (positive) 0.263 0.500 0.332 p = 0.546, not better".split()
+    assert " ".join(table[1].split()) == (
+        "always 0.653 (positive) 0.263 0.500 0.332 p = 0.546, not better"
     )
     assert table[2].endswith("p = 0.0003, better")
     assert baselines_table({"text": {"baselines": None}}) == ""
