@@ -144,6 +144,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         spool.discard()
         cache.close()
     print(metrics_table(results["results"]))
+    baselines = baselines_table(results["results"])
+    if baselines:
+        print()
+        print(baselines)
     if results["comparison"]:
         print()
         print(comparison_lines(results["comparison"]))
@@ -210,6 +214,47 @@ def metrics_table(results: Mapping[str, Mapping[str, Any]]) -> str:
             ]
         )
     return aligned_table(columns, rows)
+
+
+def beats_majority(baselines: Mapping[str, Any]) -> str:
+    """ "p = 0.541, not better": the exact binomial test of the accuracy vs the majority rate."""
+    from chalicelib.evaluation.report import p_value
+
+    beats = baselines["beats_majority"]
+    shown = p_value(beats["p_value"])
+    shown = f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+    return f"{shown}, {'better' if beats['better'] else 'not better'}"
+
+
+def baselines_table(results: Mapping[str, Mapping[str, Any]]) -> str:
+    """Per model, what answering without reading the input scores on its references (always
+    the majority class; random classes drawn with the reference frequencies), and whether the
+    model's accuracy beats the majority rate. Empty when no model has baselines."""
+    columns = [
+        "baseline",
+        "majority (always)",
+        "macro F1",
+        "stratified random",
+        "macro F1",
+        "model vs majority",
+    ]
+    rows = []
+    for model, m in results.items():
+        b = m.get("baselines")
+        if not b:
+            continue
+        majority, stratified = b["majority"], b["stratified"]
+        rows.append(
+            [
+                model,
+                f"{majority['accuracy']:.3f} ({majority['label']})",
+                f"{majority['f1_macro']:.3f}",
+                f"{stratified['accuracy']:.3f}",
+                f"{stratified['f1_macro']:.3f}",
+                beats_majority(b),
+            ]
+        )
+    return aligned_table(columns, rows) if rows else ""
 
 
 def comparison_lines(comparison: Sequence[Mapping[str, Any]]) -> str:

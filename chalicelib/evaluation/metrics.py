@@ -14,14 +14,17 @@ from typing import Any, Literal, NamedTuple
 from chalicelib.evaluation.stats import (
     ExactSum,
     LatencySketch,
+    binomial_greater_p,
     mcnemar_exact_p,
     multinomial,
     percentile,
+    stratified_f1_expectation,
 )
 
 Status = Literal["ok", "invalid", "error"]
 INVALID = "<invalid>"
 BOOTSTRAP_RESAMPLES = 1000
+BASELINE_ALPHA = 0.05  # the one-sided level at which a model "beats" the majority baseline
 STATE_VERSION = 1
 _PENDING_LIMIT = 4096  # distinct absolute errors buffered before folding into exact sums
 
@@ -315,7 +318,7 @@ def _classification(cells: Mapping[Cell, int], n: int, seed: int, resamples: int
             "f1": _ratio(2 * tp[i], support[i] + predicted[i]),
             "support": support[i],
         }
-    confusion = {"labels": labels, "matrix": matrix}
+    confusion = {"labels": labels, "columns": [*labels, INVALID], "matrix": matrix}
     if n == 0:
         return {
             "accuracy": None,
@@ -328,6 +331,7 @@ def _classification(cells: Mapping[Cell, int], n: int, seed: int, resamples: int
             "f1_micro": None,
             "per_class": per_class,
             "confusion_matrix": confusion,
+            "baselines": None,
         }
     correct = sum(tp)
     accuracy = correct / n
@@ -344,6 +348,43 @@ def _classification(cells: Mapping[Cell, int], n: int, seed: int, resamples: int
         "f1_micro": _ratio(2 * correct, n + sum(predicted)),
         "per_class": per_class,
         "confusion_matrix": confusion,
+        "baselines": _baselines(labels, support, correct, n),
+    }
+
+
+def _baselines(
+    labels: Sequence[str], support: Sequence[int], correct: int, n: int
+) -> dict[str, Any] | None:
+    """What answering without reading the input scores on these references, and whether the
+    model beats always answering the most frequent class (exact one-sided binomial test:
+    correct ~ Binomial(n, majority rate) under H0).
+
+    Both baselines only ever answer reference classes, so their macro F1 is over the K classes
+    that occur as references (scikit-learn's DummyClassifier scored with f1_score). None with
+    fewer than two reference classes: a constant answer is then trivially perfect (free-text
+    "match" scoring always is).
+    """
+    classes = [(label, s) for label, s in zip(labels, support, strict=True) if s]
+    if n == 0 or len(classes) < 2:
+        return None
+    k = len(classes)
+    majority, top = max(classes, key=lambda c: c[1])  # ties: the first label, as sklearn
+    p_value = binomial_greater_p(correct, n, top / n)
+    return {
+        "majority": {
+            "label": majority,
+            "accuracy": top / n,
+            "f1_macro": 2 * top / (n + top) / k,
+        },
+        "stratified": {
+            "accuracy": math.fsum((s / n) ** 2 for _, s in classes),
+            "f1_macro": math.fsum(stratified_f1_expectation(n, s) for _, s in classes) / k,
+        },
+        "beats_majority": {
+            "p_value": p_value,
+            "alpha": BASELINE_ALPHA,
+            "better": p_value < BASELINE_ALPHA,
+        },
     }
 
 
@@ -402,6 +443,11 @@ class ModelMetrics:
       it contains, as the statistic applied to that resample would have it.
     - `per_category` holds the same metrics for items with a category (items without one are
       only in the totals); its `cost_usd` is the token cost only, capacity hours being the run's.
+    - `baselines` come from the scored references alone (the row sums of the confusion counts
+      the state already holds), so they merge like everything else: the majority class (ties:
+      first in L), stratified random guessing (expected accuracy sum p_c^2, expected macro F1
+      computed exactly, not simulated) and the exact binomial test of the model's correct
+      count against the majority rate.
     """
 
     __slots__ = ("_all", "_categories")
@@ -617,6 +663,7 @@ class ModelComparison:
 
 
 __all__ = [
+    "BASELINE_ALPHA",
     "BOOTSTRAP_RESAMPLES",
     "INVALID",
     "ModelComparison",

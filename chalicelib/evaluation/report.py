@@ -218,7 +218,12 @@ def _metrics_section(models: list[str], metrics: Mapping[str, Mapping[str, Any]]
         f'<th scope="col" class="num">{_swatch(models.index(m))}{esc(m)}</th>' for m in scored
     )
     legend = "Bold marks the best value when several models are compared. Bars share a 0–1 "
-    legend += "scale; the whisker is ± one standard error (accuracy) or the 95% bootstrap CI."
+    legend += "scale; the whisker is ± one standard error (accuracy) or the 95% bootstrap CI. "
+    legend += "Baselines answer without reading the input, from the references' own class "
+    legend += "frequencies: always the most frequent class, or a random class drawn with those "
+    legend += "frequencies (its expected scores, computed exactly). A model beats the majority "
+    legend += "baseline when a one-sided exact binomial test of its correct answers against the "
+    legend += "majority rate gives p < 0.05."
     return (
         '<div class="scroll"><table class="data metrics" id="metrics-table">'
         "<caption>Metrics per model</caption>"
@@ -272,6 +277,35 @@ def _latency_cell(r: Mapping[str, Any], tint: str) -> str:
     return esc(" / ".join(DASH if v is None else fmt_ms(v) for v in parts))
 
 
+def _majority_cell(r: Mapping[str, Any], tint: str) -> str:
+    majority = _mapping(_mapping(r.get("baselines")).get("majority"))
+    acc = number(majority.get("accuracy"))
+    if acc is None:
+        return DASH
+    return esc(f"{pct(acc)} / {dec(majority.get('f1_macro'))} (always “{majority.get('label')}”)")
+
+
+def _stratified_cell(r: Mapping[str, Any], tint: str) -> str:
+    stratified = _mapping(_mapping(r.get("baselines")).get("stratified"))
+    acc = number(stratified.get("accuracy"))
+    if acc is None:
+        return DASH
+    return esc(f"{pct(acc)} / {dec(stratified.get('f1_macro'))}")
+
+
+def _beats_majority_cell(r: Mapping[str, Any], tint: str) -> str:
+    """ "p = 0.541, not better" (one-sided exact binomial test of the accuracy)."""
+    beats = _mapping(_mapping(r.get("baselines")).get("beats_majority"))
+    p = number(beats.get("p_value"))
+    if p is None:
+        return DASH
+    shown = p_value(p)
+    shown = f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+    if beats.get("better") is True:
+        return f'{esc(shown)}, <span class="sig">better</span>'
+    return f'{esc(shown)}, <span class="nosig">not better</span>'
+
+
 def _tokens_cell(r: Mapping[str, Any], tint: str) -> str:
     usage = _mapping(r.get("usage"))
     return f"{count(usage.get('input_tokens'))} / {count(usage.get('output_tokens'))}"
@@ -293,6 +327,9 @@ _METRIC_ROWS: list[tuple[str, Cell, str, bool]] = [
     ("error (not scored)", _field("n_error", count), "", True),
     ("Accuracy ± stderr", _accuracy_cell, "accuracy", True),
     ("Macro F1 [95% CI]", _f1_cell, "f1_macro", True),
+    ("Majority baseline: accuracy / macro F1", _majority_cell, "", True),
+    ("Stratified random baseline: accuracy / macro F1", _stratified_cell, "", True),
+    ("Beats the majority baseline? (exact binomial p)", _beats_majority_cell, "", True),
     ("Macro precision", _field("precision_macro", dec), "precision_macro", True),
     ("Macro recall", _field("recall_macro", dec), "recall_macro", True),
     ("Weighted F1", _field("f1_weighted", dec), "f1_weighted", True),
@@ -373,6 +410,9 @@ def _confusion_section(models: list[str], metrics: Mapping[str, Mapping[str, Any
             continue
         cm = _mapping(r.get("confusion_matrix"))
         labels = [str(x) for x in _seq(cm.get("labels"))]
+        columns = [str(x) for x in _seq(cm.get("columns"))]
+        if len(columns) != len(labels) + 1:  # results written before columns were named
+            columns = [*labels, "<invalid>"]
         matrix = [_seq(row) for row in _seq(cm.get("matrix"))]
         if not labels or not matrix:
             figures.append(
@@ -386,7 +426,8 @@ def _confusion_section(models: list[str], metrics: Mapping[str, Mapping[str, Any
             )
         else:
             figures.append(
-                f'<figure class="cm-fig">{_confusion_table(model, i, labels, matrix)}</figure>'
+                f'<figure class="cm-fig">{_confusion_table(model, i, labels, columns, matrix)}'
+                "</figure>"
             )
     if not figures:
         return ""
@@ -397,8 +438,9 @@ def _confusion_section(models: list[str], metrics: Mapping[str, Mapping[str, Any
     )
 
 
-def _confusion_table(model: str, index: int, labels: list[str], matrix: list[Sequence[Any]]) -> str:
-    columns = [*labels, "<invalid>"]
+def _confusion_table(
+    model: str, index: int, labels: list[str], columns: list[str], matrix: list[Sequence[Any]]
+) -> str:
     head = "".join(f'<th scope="col">{esc(c)}</th>' for c in columns)
     rows = []
     for r, label in enumerate(labels):

@@ -300,3 +300,79 @@ def mcnemar_exact_p(b: int, c: int) -> float:
             break
     log_p = math.log(2.0) + log_top + math.log(rel_sum)
     return 1.0 if log_p >= 0.0 else math.exp(log_p)
+
+
+def binomial_greater_p(k: int, n: int, p: float) -> float:
+    """Exact one-sided binomial test, H1 "the success rate is greater than p": P(X >= k) for
+    X ~ Binomial(n, p), as ``scipy.stats.binomtest(k, n, p, alternative="greater").pvalue``.
+
+    The tail is summed in log space from its largest term outward (as `mcnemar_exact_p`), so
+    nothing overflows for any n; when k is below the mean it is 1 - P(X <= k-1).
+    """
+    if not 0.0 <= p <= 1.0 or n < 0:
+        raise ValueError(f"binomial test needs n >= 0 and 0 <= p <= 1, got n={n}, p={p}")
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    if p in (0.0, 1.0):
+        return p
+    if k > n * p:  # upper tail: terms fall from j = k upward
+        return min(1.0, _binomial_run(n, p, k, 1))
+    return max(0.0, 1.0 - _binomial_run(n, p, k - 1, -1))  # terms fall from k-1 downward
+
+
+def _log_binomial_pmf(n: int, q: float, j: int) -> float:
+    return (
+        math.lgamma(n + 1)
+        - math.lgamma(j + 1)
+        - math.lgamma(n - j + 1)
+        + j * math.log(q)
+        + (n - j) * math.log1p(-q)
+    )
+
+
+def _binomial_run(n: int, q: float, start: int, step: int) -> float:
+    """Sum of Binomial(n, q) probabilities from `start` in direction `step` (±1), for a start on
+    the falling side of the mode, stopping once the terms no longer change the sum."""
+    odds = q / (1.0 - q)
+    rel_sum, term, j = 1.0, 1.0, start
+    while 0 <= j + step <= n:
+        term *= odds * (n - j) / (j + 1) if step > 0 else (j / (n - j + 1)) / odds
+        j += step
+        rel_sum += term
+        if term < 1e-17 * rel_sum:
+            break
+    return math.exp(_log_binomial_pmf(n, q, start) + math.log(rel_sum))
+
+
+def stratified_f1_expectation(n: int, support: int) -> float:
+    """E[F1] of one class under stratified random guessing: each of n items is predicted as the
+    class independently with probability p = support/n (scikit-learn's DummyClassifier
+    "stratified" with the references' own frequencies).
+
+    Exact, no simulation: with S ~ Binomial(n, p) items predicted as the class, the true
+    positives given S = s are hypergeometric with mean s·p, and F1 = 2·TP/(support + S), so
+    E[F1] = sum_s P(S = s) · 2·s·p / (support + s). The probabilities are taken relative to
+    the mode's and divided by their own sum, so no factorial is evaluated; the sum runs outward
+    from the mode until the remaining mass cannot matter (every term is below 1).
+    """
+    if not 0 < support <= n:
+        raise ValueError(f"support must be in 1..n, got {support} of {n}")
+    if support == n:
+        return 1.0
+    p = support / n
+    mode = min(n, math.floor((n + 1) * p))
+    odds = p / (1.0 - p)
+    mass = 1.0
+    total = 2.0 * mode * p / (support + mode)
+    for step in (1, -1):
+        weight, s = 1.0, mode
+        while 0 <= s + step <= n:
+            weight *= odds * (n - s) / (s + 1) if step > 0 else (s / (n - s + 1)) / odds
+            s += step
+            mass += weight
+            total += weight * 2.0 * s * p / (support + s)
+            if weight < 1e-18:
+                break
+    return total / mass

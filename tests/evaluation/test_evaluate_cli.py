@@ -108,6 +108,17 @@ def test_evaluate_writes_every_output_and_prints_the_table(
         assert metrics["accuracy"] == pytest.approx(hits / len(scored))
         # the printed table shows the same numbers
         assert f"{metrics['accuracy']:.3f} ± {metrics['accuracy_stderr']:.3f}" in done.stdout
+        # and the baselines of this model's references, with the verdict
+        refs = [normalise_label(i["reference"]) for i in scored]
+        most = max(map(refs.count, refs))
+        top = min(label for label in refs if refs.count(label) == most)  # ties: first in L
+        majority = metrics["baselines"]["majority"]
+        assert majority["label"] == top and majority["accuracy"] == pytest.approx(most / len(refs))
+        lines = done.stdout.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("baseline "))
+        [row] = [line for line in lines[start:] if line.startswith(f"{model} ")][:1]
+        verdict = "better" if metrics["baselines"]["beats_majority"]["better"] else "not better"
+        assert f"{majority['accuracy']:.3f} ({top})" in row and row.endswith(f", {verdict}")
     [pair] = results["comparison"]
     assert (pair["a"], pair["b"]) == models
     assert len(results["samples"]) == 5
@@ -124,6 +135,24 @@ def test_evaluate_writes_every_output_and_prints_the_table(
     assert {"config", "configs", "versions", "n-shot"} <= set(lm_eval)
     report = (out / "report.html").read_text()
     assert report.startswith("<!DOCTYPE html>") and "sentiment-legacy" in report
+
+
+def test_baselines_table_reads_like_a_verdict() -> None:
+    """A model that always answers the majority class is exactly at the majority rate."""
+    from chalicelib.evaluation.commands import baselines_table
+    from chalicelib.evaluation.metrics import ModelMetrics
+
+    refs = ["negative"] * 25 + ["neutral"] * 9 + ["positive"] * 64
+    always, good = ModelMetrics(), ModelMetrics()
+    always.add_many(refs, ["positive"] * 98, ["ok"] * 98)
+    good.add_many(refs, refs[:80] + ["neutral"] * 18, ["ok"] * 98)
+    table = baselines_table({"always": always.result(), "good": good.result()}).splitlines()
+    assert table[0].split()[:3] == ["baseline", "majority", "(always)"]
+    assert " ".join(table[1].split()) == (
+        "always 0.653 (positive) 0.263 0.500 0.332 p = 0.546, not better"
+    )
+    assert table[2].endswith("p = 0.0003, better")
+    assert baselines_table({"text": {"baselines": None}}) == ""
 
 
 def test_report_rebuilds_the_page_from_the_files(fresh_emulator: Any, tmp_path: Path) -> None:

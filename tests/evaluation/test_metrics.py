@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -10,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy.stats import binom, binomtest
+from sklearn.dummy import DummyClassifier
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -151,7 +154,8 @@ def check_against_references(result: dict[str, Any], items: list[Item]) -> None:
     }
     if n == 0:
         assert result["accuracy"] is None and result["f1_macro"] is None
-        assert result["confusion_matrix"] == {"labels": [], "matrix": []}
+        assert result["confusion_matrix"] == {"labels": [], "columns": [INVALID], "matrix": []}
+        assert result["baselines"] is None
         return
     assert close(result["invalid_rate"], result["n_invalid"] / n)
 
@@ -186,6 +190,8 @@ def check_against_references(result: dict[str, Any], items: list[Item]) -> None:
     cm = confusion_matrix(y_true, y_pred, labels=[*as_class, invalid])
     assert result["confusion_matrix"]["matrix"] == cm[:-1].tolist()
     assert not cm[-1].any()  # no reference is ever "<invalid>"
+    assert result["confusion_matrix"]["columns"] == [*labels, INVALID]
+    check_baselines(result["baselines"], y_true, y_pred)
 
     valued = [
         it
@@ -218,6 +224,43 @@ def check_against_references(result: dict[str, Any], items: list[Item]) -> None:
             assert abs(got - exact) <= 0.0051 * exact
         else:
             assert got is None
+
+
+def stratified_f1_by_double_sum(n: int, support: int) -> float:
+    """E[F1] of one class under stratified guessing, straight from the definition: TP and FP
+    are independent binomials, F1 = 2TP / (support + TP + FP)."""
+    p = support / n
+    tp, fp = np.arange(support + 1), np.arange(n - support + 1)
+    weights = np.outer(binom.pmf(tp, support, p), binom.pmf(fp, n - support, p))
+    return float((weights * 2 * tp[:, None] / (support + tp[:, None] + fp[None, :])).sum())
+
+
+def check_baselines(baselines: dict[str, Any] | None, y_true: list[Any], y_pred: list[Any]) -> None:
+    """Majority and stratified baselines against DummyClassifier, the binomial test against
+    scipy."""
+    n = len(y_true)
+    if len(set(y_true)) < 2:
+        assert baselines is None
+        return
+    assert baselines is not None
+    x = np.zeros((n, 1))
+    majority = DummyClassifier(strategy="most_frequent").fit(x, y_true)
+    constant = majority.predict(x).tolist()
+    counts = {c: y_true.count(c) for c in set(y_true)}
+    assert counts[constant[0]] == max(counts.values())
+    got = baselines["majority"]
+    assert close(got["accuracy"], accuracy_score(y_true, constant))
+    assert close(got["f1_macro"], f1_score(y_true, constant, average="macro", zero_division=0))
+    stratified = DummyClassifier(strategy="stratified").fit(x, y_true)
+    priors = stratified.class_prior_
+    assert close(baselines["stratified"]["accuracy"], float(np.sum(priors**2)))
+    expected_f1 = np.mean([stratified_f1_by_double_sum(n, counts[c]) for c in stratified.classes_])
+    assert math.isclose(baselines["stratified"]["f1_macro"], expected_f1, rel_tol=1e-9)
+    correct = sum(t == p for t, p in zip(y_true, y_pred))
+    want = binomtest(correct, n, max(counts.values()) / n, alternative="greater").pvalue
+    beats = baselines["beats_majority"]
+    assert math.isclose(beats["p_value"], want, rel_tol=1e-9, abs_tol=1e-15)
+    assert beats["alpha"] == 0.05 and beats["better"] == (want < 0.05)
 
 
 @pytest.mark.parametrize("seed", range(240))
@@ -280,6 +323,7 @@ def test_tiny_and_degenerate_sets() -> None:
     assert all_invalid["invalid_rate"] == 1.0
     assert all_invalid["confusion_matrix"] == {
         "labels": ["a", "b"],
+        "columns": ["a", "b", INVALID],
         "matrix": [[0, 0, 1], [0, 0, 1]],
     }
     errors_only = one(["a"], [None], ["error"])
@@ -288,6 +332,65 @@ def test_tiny_and_degenerate_sets() -> None:
     empty = ModelMetrics().result()
     assert empty["n"] == 0 and empty["latency_ms"] == {"p50": None, "p90": None, "p99": None}
     assert empty["cost_usd"] is None and empty["mae"] is None
+
+
+def test_baselines_of_the_readme_showcase_split() -> None:
+    """98 references, 64 `positive`: a model right 64 times is exactly the majority rate and
+    not better; right 75 times it is (exact binomial test, as scipy computes it)."""
+    refs = ["negative"] * 25 + ["neutral"] * 9 + ["positive"] * 64
+    for correct, better in ((64, False), (75, True)):
+        wrong = 98 - correct  # the first `wrong` answers miss, the rest are right
+        preds = ["neutral" if ref != "neutral" else "positive" for ref in refs[:wrong]]
+        result = one(refs, preds + refs[wrong:])
+        assert result["accuracy"] == pytest.approx(correct / 98)
+        baselines = result["baselines"]
+        assert baselines["majority"]["label"] == "positive"
+        assert baselines["majority"]["accuracy"] == pytest.approx(64 / 98)
+        want = binomtest(correct, 98, 64 / 98, alternative="greater").pvalue
+        assert baselines["beats_majority"]["p_value"] == pytest.approx(want, rel=1e-9)
+        assert baselines["beats_majority"]["better"] is better
+
+
+def test_stratified_macro_f1_is_the_exact_expectation_over_every_guess() -> None:
+    """Every possible vector of stratified guesses, weighted by its probability and scored by
+    scikit-learn: the expectation the metrics report, to rounding."""
+    for refs in (["a", "a", "b"], ["a", "b", "b", "c", "c"], ["x", "y", "y", "y", "y"]):
+        labels = sorted(set(refs))
+        prior = {c: refs.count(c) / len(refs) for c in labels}
+        expected = 0.0
+        for guess in itertools.product(labels, repeat=len(refs)):
+            weight = math.prod(prior[g] for g in guess)
+            expected += weight * f1_score(refs, list(guess), average="macro", zero_division=0)
+        got = one(refs, refs)["baselines"]["stratified"]["f1_macro"]
+        assert math.isclose(got, expected, rel_tol=1e-12)
+
+
+def test_stratified_baseline_matches_a_simulated_dummy_classifier() -> None:
+    """DummyClassifier("stratified") guessing 4000 times over: its mean accuracy and macro F1
+    land within four standard errors of the analytic values."""
+    rng = random.Random(5)
+    refs = np.array([rng.choice(["neg"] * 3 + ["neu"] + ["pos"] * 6) for _ in range(60)])
+    reps = 4000
+    dummy = DummyClassifier(strategy="stratified", random_state=11)
+    dummy.fit(np.zeros((len(refs), 1)), refs)
+    guesses = dummy.predict(np.zeros((reps * len(refs), 1))).reshape(reps, len(refs))
+    accuracies = (guesses == refs).mean(axis=1)
+    f1 = np.zeros(reps)
+    for c in dummy.classes_:
+        tp = ((guesses == c) & (refs == c)).sum(axis=1)
+        f1 += 2 * tp / ((refs == c).sum() + (guesses == c).sum(axis=1))
+    f1 /= len(dummy.classes_)
+    stratified = one(refs.tolist(), refs.tolist())["baselines"]["stratified"]
+    for simulated, exact in ((accuracies, "accuracy"), (f1, "f1_macro")):
+        stderr = simulated.std(ddof=1) / math.sqrt(reps)
+        assert abs(simulated.mean() - stratified[exact]) < 4 * stderr, exact
+
+
+def test_no_baselines_when_one_class_is_all_the_references() -> None:
+    """Free-text scoring has the single reference class "match": a constant answer would be
+    perfect, so there is nothing to beat."""
+    assert one(["match"] * 5, ["match", "mismatch", "match", None, "match"])["baselines"] is None
+    assert one(["a", "b"], [None, None])["baselines"]["beats_majority"]["p_value"] == 1.0
 
 
 def test_number_deployment_uses_values_for_classes_and_mae() -> None:

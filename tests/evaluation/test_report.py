@@ -143,6 +143,44 @@ def test_metrics_table_has_each_models_numbers(
     assert f'class="num best">{best * 100:.1f}%' in table
 
 
+def test_metrics_table_shows_the_baselines_and_the_verdict(
+    run3: tuple[dict[str, Any], list[dict[str, Any]]], page3: str
+) -> None:
+    rows = {
+        visible_text(head): cells
+        for head, cells in re.findall(
+            r'<tr><th scope="row">(.*?)</th>(.*?)</tr>', section(page3, "metrics"), re.S
+        )
+    }
+    majority = re.findall(r"<td[^>]*>(.*?)</td>", rows["Majority baseline: accuracy / macro F1"])
+    stratified = re.findall(
+        r"<td[^>]*>(.*?)</td>", rows["Stratified random baseline: accuracy / macro F1"]
+    )
+    verdict = re.findall(
+        r"<td[^>]*>(.*?)</td>", rows["Beats the majority baseline? (exact binomial p)"]
+    )
+    verdicts = set()
+    for i, r in enumerate(run3[0]["results"].values()):
+        b = r["baselines"]
+        m, st = b["majority"], b["stratified"]
+        assert visible_text(majority[i]) == (
+            f"{m['accuracy'] * 100:.1f}% / {m['f1_macro']:.3f} (always “{m['label']}”)"
+        )
+        assert visible_text(stratified[i]) == (
+            f"{st['accuracy'] * 100:.1f}% / {st['f1_macro']:.3f}"
+        )
+        p = b["beats_majority"]["p_value"]
+        shown = "p < 0.0001" if p < 0.0001 else f"p = {p:.4f}" if p < 0.01 else f"p = {p:.3f}"
+        better = b["beats_majority"]["better"]
+        assert visible_text(verdict[i]) == f"{shown}, {'better' if better else 'not better'}"
+        verdicts.add(better)
+    assert verdicts == {True}  # every sample model reads its input
+    results = copy.deepcopy(run3[0])
+    results["results"]["base"]["baselines"]["beats_majority"].update(p_value=0.41, better=False)
+    page = render_report(results, iter(run3[1]))
+    assert "p = 0.410, not better" in visible_text(section(page, "metrics"))
+
+
 def test_confusion_matrices_show_the_counts(
     run3: tuple[dict[str, Any], list[dict[str, Any]]], page3: str
 ) -> None:
@@ -153,12 +191,25 @@ def test_confusion_matrices_show_the_counts(
         assert f"Confusion matrix of {model}" in table
         cm = r["confusion_matrix"]
         head = re.findall(r'<th scope="col">(.*?)</th>', table)
-        assert [unescape(h) for h in head] == [*cm["labels"], "<invalid>"]
+        assert [unescape(h) for h in head] == cm["columns"] == [*cm["labels"], "<invalid>"]
         rows = re.findall(r"<tr><th scope=\"row\">(.*?)</th>(.*?)</tr>", table, re.S)
         assert [unescape(label) for label, _ in rows] == cm["labels"]
         for (_, cells), expected in zip(rows, cm["matrix"], strict=True):
             counts = [int(c.replace(",", "")) for c in re.findall(r">([\d,]+)</td>", cells)]
             assert counts == [*expected, sum(expected)]
+
+
+def test_confusion_columns_are_read_from_the_results() -> None:
+    """The report names the columns as `columns` does (older results without it still get
+    the labels plus "<invalid>")."""
+    results, items = make_run(("base", "tuned"))
+    named = results["results"]["base"]["confusion_matrix"]
+    named["columns"] = [*named["columns"][:-1], "<unparseable>"]
+    del results["results"]["tuned"]["confusion_matrix"]["columns"]
+    tables = re.findall(r'<table class="cm".*?</table>', render_report(results, items), re.S)
+    heads = [[unescape(h) for h in re.findall(r'<th scope="col">(.*?)</th>', t)] for t in tables]
+    labels = named["labels"]
+    assert heads == [[*labels, "<unparseable>"], [*labels, "<invalid>"]]
 
 
 def test_confusion_shading_follows_the_share_of_the_row(page3: str) -> None:
@@ -390,6 +441,7 @@ def test_missing_optional_fields_render_as_dashes() -> None:
             "confusion_matrix",
             "per_class",
             "per_category",
+            "baselines",
         ):
             r[key] = None
         r["latency_ms"] = {"p50": None, "p90": None, "p99": None}
@@ -404,6 +456,8 @@ def test_missing_optional_fields_render_as_dashes() -> None:
     assert f"{results['results']['base']['accuracy'] * 100:.1f}%" in metrics
     assert "± " not in metrics.split("Macro F1")[0].split("Accuracy ± stderr")[1]
     assert "Tokens in / out — / — — / —" in metrics
+    assert "Majority baseline: accuracy / macro F1 — —" in metrics
+    assert "Beats the majority baseline? (exact binomial p) — —" in metrics
     assert "not computed" in section(page, "comparison")
     assert "no confusion matrix" in section(page, "confusion")
     assert "No per-class scores" in section(page, "per-class")

@@ -14,10 +14,12 @@ from scipy import stats as scipy_stats
 from chalicelib.evaluation.stats import (
     ExactSum,
     LatencySketch,
+    binomial_greater_p,
     binomial_variate,
     mcnemar_exact_p,
     multinomial,
     percentile,
+    stratified_f1_expectation,
 )
 
 DRAWS = 50_000
@@ -125,6 +127,46 @@ def test_mcnemar_log_space_path_against_exact_integers(b: int, c: int) -> None:
     total, m = b + c, min(b, c)
     exact = min(Fraction(1), Fraction(2 * sum(math.comb(total, k) for k in range(m + 1)), 2**total))
     assert mcnemar_exact_p(b, c) == pytest.approx(float(exact), rel=1e-10)
+
+
+def binomial_cases(count: int) -> list[tuple[int, int, int]]:
+    """(k, n, majority count): random sizes from 1 to 10^6, k anywhere in 0..n."""
+    rng = random.Random(9)
+    cases = []
+    for i in range(count):
+        n = rng.randint(1, [30, 3000, 10**6][i % 3])
+        m = rng.randint(1, n)
+        k = rng.choice([rng.randint(0, n), round(m + rng.gauss(0, math.sqrt(n) * 2))])
+        cases.append((min(max(k, 0), n), n, m))
+    return cases + [(64, 98, 64), (98, 98, 64), (0, 98, 64), (5, 5, 5), (3, 5, 0)]
+
+
+@pytest.mark.parametrize(("k", "n", "m"), binomial_cases(150))
+def test_binomial_greater_matches_scipy_binomtest(k: int, n: int, m: int) -> None:
+    expected = scipy_stats.binomtest(k, n, m / n, alternative="greater").pvalue
+    assert binomial_greater_p(k, n, m / n) == pytest.approx(expected, rel=1e-7, abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("n", "support"), [(2, 1), (3, 1), (10, 3), (98, 9), (98, 64), (500, 7), (1000, 999), (4000, 1)]
+)
+def test_stratified_f1_expectation_against_the_double_sum(n: int, support: int) -> None:
+    """E[2TP / (support + TP + FP)] with TP ~ Bin(support, p), FP ~ Bin(n - support, p)."""
+    p = support / n
+    tp, fp = np.arange(support + 1), np.arange(n - support + 1)
+    weights = np.outer(
+        scipy_stats.binom.pmf(tp, support, p), scipy_stats.binom.pmf(fp, n - support, p)
+    )
+    expected = float((weights * 2 * tp[:, None] / (support + tp[:, None] + fp[None, :])).sum())
+    assert stratified_f1_expectation(n, support) == pytest.approx(expected, rel=1e-10)
+
+
+def test_stratified_f1_expectation_edges() -> None:
+    assert stratified_f1_expectation(7, 7) == 1.0
+    # huge n: the guess count concentrates at n·p, so E[F1] tends to p (2·p·n·p / 2·n·p)
+    assert stratified_f1_expectation(10**9, 3 * 10**8) == pytest.approx(0.3, rel=1e-6)
+    with pytest.raises(ValueError, match="support"):
+        stratified_f1_expectation(5, 0)
 
 
 # ----------------------------------------------------------------------------- sums, percentiles

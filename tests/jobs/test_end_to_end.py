@@ -54,6 +54,9 @@ def test_inline_job_end_to_end(
         assert emitted[model]["EvaluationAccuracy"] == pytest.approx(metrics["accuracy"])
         assert emitted[model]["EvaluationF1Macro"] == pytest.approx(metrics["f1_macro"])
         assert emitted[model]["EvaluationMAE"] == pytest.approx(metrics["mae"])
+        # baselines merged from the ten chunks' counts: those of the whole set in one pass
+        assert metrics["baselines"] is not None
+        assert metrics["baselines"] == reference["results"][model]["baselines"]
     assert set(emitted) == set(MODELS)
 
     results = json.loads(jobs.get(f"/v1/evaluations/{evaluation_id}/results.json").body)
