@@ -36,9 +36,10 @@ def _file_with(tmp_path: Path, make: Any, bad_line: str, count: int = 40) -> Pat
     return path
 
 
-def _messages(path: Path, fmt: str, role: str = "training") -> list[str]:
-    _, violations = validate_file(path, fmt, role)  # type: ignore[arg-type]
-    return [v.render(path) for v in violations]
+def _messages(path: Path, fmt: str, role: str = "training", warnings: bool = False) -> list[str]:
+    """The violations as printed (warnings too, if asked for)."""
+    _, findings = validate_file(path, fmt, role)  # type: ignore[arg-type]
+    return [f.render(path) for f in findings if warnings or not f.warning]
 
 
 def _user_assistant(user: Any, assistant: Any = "positive") -> list[dict[str, Any]]:
