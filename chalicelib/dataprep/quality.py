@@ -60,7 +60,8 @@ class _Field:
     upper: int = 0
     lower: int = 0
 
-    def add(self, text: str) -> None:
+    def add(self, text: str, stop: str = "") -> None:
+        """One text; a stop sequence at its end (' END') is not counted as uppercase text."""
         tail = text[-_TAIL:][::-1]
         if self.prefix is None or self.suffix is None:
             self.prefix, self.suffix = text, tail
@@ -70,7 +71,7 @@ class _Field:
             if self.suffix:
                 self.suffix = os.path.commonprefix([self.suffix, tail])
         self.shortest = min(self.shortest, len(text))
-        upper, lower = _letters(text)
+        upper, lower = _letters(text[: len(text) - len(stop)])
         self.upper += upper
         self.lower += lower
 
@@ -115,11 +116,14 @@ class QualityCheck:
     completions: _Field = field(default_factory=lambda: _Field("completions"))
     _seen: dict[int, tuple[int, int, str]] = field(default_factory=dict)
 
-    def add(self, line: int, prompt: str, completion: str, context: str = "") -> None:
-        """One well-formed record; `context` (a system prompt) also tells records apart."""
+    def add(
+        self, line: int, prompt: str, completion: str, context: str = "", stop: str = ""
+    ) -> None:
+        """One well-formed record; `context` (a system prompt) also tells records apart, and
+        `stop` is the completion's stop sequence, if it ends with one."""
         self.records += 1
         self.prompts.add(prompt)
-        self.completions.add(completion)
+        self.completions.add(completion, stop)
         key = hash((context, normalise(prompt)))
         answer = completion.strip()
         first = self._seen.get(key)

@@ -250,7 +250,7 @@ def validate_file(
             if isinstance(completion, str) and completion:
                 completions.append((line, completion[-_TAIL:]))
                 if isinstance(prompt, str):
-                    quality.add(line, prompt, completion)
+                    quality.add(line, prompt, completion, stop=_stop_of(completion))
         elif fmt == "bedrock" and (conversation := _conversation(value)):
             prompt, completion, system = conversation
             quality.add(line, prompt, completion, system)
