@@ -55,21 +55,22 @@ class _Field:
 
     name: str
     prefix: str | None = None
-    suffix: str | None = None  # reversed, so both grow with os.path.commonprefix
+    suffix: str | None = None
     shortest: int = 1 << 62
     upper: int = 0
     lower: int = 0
 
     def add(self, text: str, stop: str = "") -> None:
         """One text; a stop sequence at its end (' END') is not counted as uppercase text."""
-        tail = text[-_TAIL:][::-1]
         if self.prefix is None or self.suffix is None:
-            self.prefix, self.suffix = text, tail
+            self.prefix, self.suffix = text, text[-_TAIL:]
         else:
-            if self.prefix:
+            # startswith/endswith first: once the shared part is found, most texts keep it
+            if self.prefix and not text.startswith(self.prefix):
                 self.prefix = os.path.commonprefix([self.prefix, text])
-            if self.suffix:
-                self.suffix = os.path.commonprefix([self.suffix, tail])
+            if self.suffix and not text.endswith(self.suffix):
+                shared = os.path.commonprefix([self.suffix[::-1], text[-_TAIL:][::-1]])
+                self.suffix = shared[::-1]
         self.shortest = min(self.shortest, len(text))
         upper, lower = _letters(text[: len(text) - len(stop)])
         self.upper += upper
@@ -85,7 +86,7 @@ class _Field:
 
     def shared_end(self, skip: str = "") -> str:
         """The ending every text shares before `skip` (a separator or stop sequence)."""
-        suffix = (self.suffix or "")[::-1]
+        suffix = self.suffix or ""
         if len(suffix) >= self.shortest or not suffix.endswith(skip):
             return ""
         shared = _from_word_start(suffix[: len(suffix) - len(skip)])
@@ -117,14 +118,21 @@ class QualityCheck:
     _seen: dict[int, tuple[int, int, str]] = field(default_factory=dict)
 
     def add(
-        self, line: int, prompt: str, completion: str, context: str = "", stop: str = ""
+        self,
+        line: int,
+        prompt: str,
+        completion: str,
+        context: str = "",
+        stop: str = "",
+        separator: str = "",
     ) -> None:
-        """One well-formed record; `context` (a system prompt) also tells records apart, and
-        `stop` is the completion's stop sequence, if it ends with one."""
+        """One well-formed record. `context` (a system prompt) also tells records apart; `stop`
+        is the completion's stop sequence and `separator` the prompt's, if they end with one."""
         self.records += 1
         self.prompts.add(prompt)
         self.completions.add(completion, stop)
-        key = hash((context, normalise(prompt)))
+        # without the separator most prompts take normalise()'s fast path (no newline left)
+        key = hash((context, normalise(prompt[: len(prompt) - len(separator)])))
         answer = completion.strip()
         first = self._seen.get(key)
         if first is None:

@@ -9,7 +9,7 @@ advice and leave the exit status alone.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -196,21 +196,37 @@ def _openai_file_checks(
                 )
 
 
-def _separator_inside(path: Path, separator: str) -> Iterator[Violation]:
+def _holds_separator(prompt: str, separator: str) -> bool:
+    """The prompt ends with the separator and also holds it before that end."""
+    end = len(prompt) - len(separator)
+    return prompt.endswith(separator) and prompt.find(separator, 0, end) >= 0
+
+
+def _separator_inside(
+    path: Path, separator: str, known: dict[str, list[int]]
+) -> Iterator[Violation]:
     """Prompts holding the separator before their end: the model cannot tell where they end.
 
-    A second pass over the file: the separator is known only once every prompt was seen.
+    The separator is known only once every prompt was seen: the first pass noted the lines for
+    the usual separators (`known`); any other takes a second pass over the file.
     """
-    for line, value, problem in jsonl.scan(path):
-        prompt = value.get("prompt") if not problem and isinstance(value, dict) else None
-        if not isinstance(prompt, str) or not prompt.endswith(separator):
-            continue
-        if separator in prompt[: -len(separator)]:
-            yield Violation(
-                line,
-                f"the separator {separator!r} also occurs inside the prompt; the model "
-                "cannot tell where the prompt ends",
-            )
+    if separator in known:
+        lines: Iterable[int] = known[separator]
+    else:
+        lines = (
+            line
+            for line, value, problem in jsonl.scan(path)
+            if not problem
+            and isinstance(value, dict)
+            and isinstance(value.get("prompt"), str)
+            and _holds_separator(value["prompt"], separator)
+        )
+    for line in lines:
+        yield Violation(
+            line,
+            f"the separator {separator!r} also occurs inside the prompt; the model "
+            "cannot tell where the prompt ends",
+        )
 
 
 def _conversation(record: Any) -> tuple[str, str, str] | None:
@@ -234,6 +250,7 @@ def validate_file(
     prompts: list[tuple[int, str]] = []
     completions: list[tuple[int, str]] = []
     quality = QualityCheck()
+    inside: dict[str, list[int]] = {known: [] for known in _KNOWN_SEPARATORS}
     records = 0
     limit = rules.max_record_tokens(fmt, max_tokens)
     check = check_bedrock_record if fmt == "bedrock" else check_openai_record
@@ -245,12 +262,19 @@ def validate_file(
         violations.extend(Violation(line, message) for message in check(value, limit))
         if fmt == "openai" and isinstance(value, dict):
             prompt, completion = value.get("prompt"), value.get("completion")
+            ending = ""  # the longest known separator this prompt ends with
             if isinstance(prompt, str):
                 prompts.append((line, prompt[-_TAIL:]))
+                for known in _KNOWN_SEPARATORS:
+                    if prompt.endswith(known):
+                        ending = ending or known
+                        if prompt.find(known, 0, len(prompt) - len(known)) >= 0:
+                            inside[known].append(line)
             if isinstance(completion, str) and completion:
                 completions.append((line, completion[-_TAIL:]))
                 if isinstance(prompt, str):
-                    quality.add(line, prompt, completion, stop=_stop_of(completion))
+                    own_stop = _stop_of(completion)
+                    quality.add(line, prompt, completion, stop=own_stop, separator=ending)
         elif fmt == "bedrock" and (conversation := _conversation(value)):
             prompt, completion, system = conversation
             quality.add(line, prompt, completion, system)
@@ -260,7 +284,7 @@ def validate_file(
         separator = detect_separator([tail for _, tail in prompts]) if prompts else None
         violations.extend(_openai_file_checks(prompts, completions, separator))
         if separator:
-            violations.extend(_separator_inside(path, separator))
+            violations.extend(_separator_inside(path, separator, inside))
         if completions:
             stop = Counter(_stop_of(text) for _, text in completions).most_common(1)[0][0]
     if records == 0:
