@@ -354,3 +354,17 @@ def test_shipped_examples_have_no_warnings() -> None:
     for fmt in ("openai", "bedrock"):
         code, out, err = _cli_validate(root / fmt / "train.jsonl", "--format", fmt)
         assert (code, out, len(err)) == (0, [], 1), err
+
+
+def test_separator_inside_a_prompt_found_for_an_unusual_separator_too(tmp_path: Path) -> None:
+    records = [
+        {"prompt": f"{r['prompt'].removesuffix(SEPARATOR)}\n\nSentiment:", "completion": " x"}
+        for r in _reviews(150)
+    ]
+    records[BAD_LINE - 1]["prompt"] = "one\n\nSentiment: two\n\nSentiment:"
+    path = write_jsonl(tmp_path / "d.jsonl", records)
+    messages = _messages(path, "openai")
+    assert messages == [
+        f"{path}:{BAD_LINE}: the separator '\\n\\nSentiment:' also occurs inside the prompt; "
+        "the model cannot tell where the prompt ends"
+    ]
