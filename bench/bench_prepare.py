@@ -94,7 +94,7 @@ def main() -> int:
         ours_cmd = [
             sys.executable, "-m", "chalicelib.cli", "prepare", str(source),
             "--text-column", "text", "--label-column", "label", "--format", "openai",
-            "--out", str(work / "ours"), "--seed", "42",
+            "--out", str(work / "ours"), "--seed", "42", "--force",
         ]  # fmt: skip
         pandas_cmd = [sys.executable, "-c", PANDAS_RECIPE, str(source), str(work / "pandas.jsonl")]
         startup_cmd = [sys.executable, "-m", "chalicelib.cli", "--help"]

@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from chalicelib.cli_output import quiet_on_broken_pipe
 from chalicelib.dataprep.commands import register as register_dataprep
 from chalicelib.evaluation.commands import register as register_evaluation
 from chalicelib.stages import apply_stage_environment
@@ -154,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     apply_stage_environment(args.stage)
-    return int(args.handler(args))
+    return quiet_on_broken_pipe(lambda: int(args.handler(args)))
 
 
 if __name__ == "__main__":

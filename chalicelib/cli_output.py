@@ -1,9 +1,15 @@
-"""What the command line prints: plain-text tables and `COMMAND: error: …` failures."""
+"""What the command line prints: plain-text tables, `COMMAND: error: …` failures, and a quiet
+exit when the reader of the output goes away (`… | head`).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+# What a shell reports for a process killed by SIGPIPE (128 + 13), as `yes | head` gives `yes`.
+BROKEN_PIPE_STATUS = 141
 
 
 def aligned_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -22,3 +28,21 @@ def fail(command: str, message: object) -> int:
     """Report a failed command on stderr; its exit status (2)."""
     print(f"{command}: error: {message}", file=sys.stderr)
     return 2
+
+
+def quiet_on_broken_pipe(run: Callable[[], int]) -> int:
+    """Run a command; if its stdout reader closed early, stop quietly, as Unix tools do.
+
+    SIGPIPE is not restored to its default instead: that would also kill the process on a
+    reset network socket (boto3, the OpenAI-compatible client), where an exception is wanted.
+    """
+    try:
+        status = run()
+        sys.stdout.flush()  # a small output is written only now: the pipe may break here too
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point it at /dev/null so that flush is silent.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return BROKEN_PIPE_STATUS
+    return status

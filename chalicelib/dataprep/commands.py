@@ -8,11 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
-from chalicelib.cli_output import aligned_table, fail
+from chalicelib.cli_output import aligned_table, fail, quiet_on_broken_pipe
+from chalicelib.dataprep import rules
 from chalicelib.dataprep.cost import CostEstimate, ProvisionedThroughput, count_training_tokens
 from chalicelib.dataprep.errors import DataError
 from chalicelib.dataprep.prepare import PrepareOptions, prepare
@@ -38,15 +40,51 @@ def unescape(value: str) -> str:
     return _ESCAPES.sub(decode, value)
 
 
+_TABLE_LABELS = 12  # more label columns than this do not fit a terminal
+
+
 def _label_table(summary: dict[str, Any]) -> str:
-    labels = sorted({label for part in summary["splits"].values() for label in part["labels"]})
-    columns = ["split", "records", "tokens~", *labels]
+    """Records and tokens per split, with a column per label when the labels are a few classes.
+
+    Free-text labels (or many classes) get one count of distinct labels instead: a column per
+    label would print every answer as a header.
+    """
+    splits = summary["splits"]
+    labels = sorted({label for part in splits.values() for label in part.get("labels", {})})
+    per_label = summary["label_kind"] == "classification" and len(labels) <= _TABLE_LABELS
+    columns = ["split", "records", "tokens~", *(labels if per_label else ["labels"])]
     rows = [
         [name, str(part["records"]), str(part["tokens_estimated"])]
-        + [str(part["labels"].get(label, 0)) for label in labels]
-        for name, part in summary["splits"].items()
+        + (
+            [str(part["labels"].get(label, 0)) for label in labels]
+            if per_label
+            else [str(part["distinct_labels"])]
+        )
+        for name, part in splits.items()
     ]
-    return aligned_table(columns, rows)
+    table = aligned_table(columns, rows)
+    if per_label:
+        return table
+    distinct = summary["distinct_labels"]
+    if summary["label_kind"] == "free_text":
+        note = f"labels: free text ({distinct:,} distinct), so no count per label"
+    else:
+        note = f"labels: {distinct:,} classes; counts per label in summary.json"
+    return f"{table}\n{note}"
+
+
+def _next_commands(options: PrepareOptions, max_tokens: int | None) -> list[str]:
+    """The commands a user runs next on what prepare wrote, with its paths filled in."""
+    cli = "python -m chalicelib.cli"
+    limit = f" --max-tokens {max_tokens}" if max_tokens is not None else ""
+    train = shlex.quote(str(options.out_dir / "train.jsonl"))
+    validation = shlex.quote(str(options.out_dir / "validation.jsonl"))
+    fmt = f"--format {options.format}"
+    return [
+        f"{cli} validate {train} {fmt}{limit}",
+        f"{cli} validate {validation} {fmt} --role validation{limit}",
+        f"{cli} estimate-cost {train} --epochs 2 --price-per-1k-tokens USD",
+    ]
 
 
 def run_prepare(args: argparse.Namespace) -> int:
@@ -61,6 +99,8 @@ def run_prepare(args: argparse.Namespace) -> int:
             separator=unescape(args.separator),
             stop_suffix=unescape(args.stop_suffix),
             system=unescape(args.system) if args.system else None,
+            max_tokens=args.max_tokens,
+            force=args.force,
         )
         summary = prepare(Path(args.input), options)
     except DataError as exc:
@@ -82,6 +122,9 @@ def run_prepare(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     names = ", ".join(f"{name}.jsonl" for name in SPLITS)
     print(f"wrote {names} and summary.json to {options.out_dir}")
+    print("next:")
+    for command in _next_commands(options, args.max_tokens):
+        print(f"  {command}")
     return 0
 
 
@@ -90,12 +133,15 @@ def run_validate(args: argparse.Namespace) -> int:
     if not path.is_file():
         return fail("validate", f"{path}: no such file")
     try:
-        records, violations = validate_file(path, args.format, args.role)
+        records, findings = validate_file(path, args.format, args.role, args.max_tokens)
     except OSError as exc:
         return fail("validate", f"{path}: {exc.strerror or exc}")
-    for violation in violations:
-        print(violation.render(path))
+    violations = [f for f in findings if not f.warning]
+    for finding in findings:
+        print(finding.render(path), file=sys.stderr if finding.warning else sys.stdout)
     verdict = f"{len(violations)} violations" if violations else "OK"
+    if warned := len(findings) - len(violations):
+        verdict += f" ({warned} warning{'s' if warned != 1 else ''})"
     print(
         f"{path}: {records} records, {args.format} format, {args.role}: {verdict}", file=sys.stderr
     )
@@ -151,6 +197,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _max_tokens_option(parser: argparse.ArgumentParser, effect: str) -> None:
+    parser.add_argument(
+        "--max-tokens",
+        type=_positive_int,
+        metavar="N",
+        help=f"the target model's limit per record, in estimated tokens; {effect} (default: "
+        f"{rules.OPENAI_MAX_RECORD_TOKENS:,} for openai, as the legacy completion models; "
+        f"{rules.BEDROCK_MAX_RECORD_TOKENS:,} for bedrock, Claude 3 Haiku's limit)",
+    )
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add prepare, validate and estimate-cost to the CLI."""
     p = subparsers.add_parser(
@@ -158,13 +215,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="clean, deduplicate and split a labelled table into fine-tuning files",
         description="Write OUT/train.jsonl, validation.jsonl, test.jsonl and summary.json. "
         "Exact and normalised (case, whitespace) duplicates are removed, texts seen with "
-        "conflicting labels are dropped, and the split is stratified by label.",
+        "conflicting labels are dropped, and the split is stratified by label. Rows the service "
+        "would reject are dropped and counted: over --max-tokens, containing the OpenAI "
+        "separator (the model could not tell where the prompt ends), or a Bedrock turn marker.",
     )
     p.add_argument("input", help="CSV, TSV or JSON Lines file (UTF-8)")
     p.add_argument("--text-column", required=True)
     p.add_argument("--label-column", required=True)
     p.add_argument("--format", required=True, choices=["openai", "bedrock"])
     p.add_argument("--out", required=True, help="output folder (created if missing)")
+    p.add_argument(
+        "--force", action="store_true", help="replace outputs already in --out (refused otherwise)"
+    )
     p.add_argument(
         "--split", default="0.8,0.1,0.1", help="train,validation,test ratios (default: %(default)s)"
     )
@@ -180,12 +242,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--stop-suffix", default="", help="OpenAI: appended to every completion (escapes decoded)"
     )
     p.add_argument("--system", help="Bedrock: the system prompt of every record (escapes decoded)")
+    _max_tokens_option(p, "rows over it are dropped")
     p.set_defaults(handler=run_prepare)
 
     v = subparsers.add_parser(
         "validate",
         help="check a fine-tuning file against the service's rules",
-        description="Print every violation as FILE:LINE: message. Exit 0 when clean, 1 otherwise.",
+        description="Print every violation as FILE:LINE: message on stdout; exit 0 when clean, "
+        "1 otherwise. Violations are what the service rejects or cannot learn from (bad JSON or "
+        "keys, a missing or repeated separator, a record over --max-tokens, Bedrock's limits). "
+        "Warnings go to stderr as FILE:LINE: warning: message and leave the exit status alone: "
+        "duplicate records, one prompt with two completions, fewer than 100 training records, "
+        "mostly uppercase text, and a prefix or suffix shared by every prompt or completion.",
     )
     v.add_argument("file")
     v.add_argument("--format", required=True, choices=["openai", "bedrock"])
@@ -193,8 +261,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--role",
         default="training",
         choices=["training", "validation"],
-        help="Bedrock record-count limits to apply (default: %(default)s)",
+        help="Bedrock record-count limits to apply, and the 100-record advice to training data "
+        "only (default: %(default)s)",
     )
+    _max_tokens_option(v, "longer records are violations")
     v.set_defaults(handler=run_validate)
 
     c = subparsers.add_parser(
@@ -218,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.dataprep.commands")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return int(args.handler(args))
+    return quiet_on_broken_pipe(lambda: int(args.handler(args)))
 
 
 if __name__ == "__main__":

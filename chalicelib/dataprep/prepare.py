@@ -20,7 +20,9 @@ from chalicelib.dataprep.tokens import METHOD, estimate_tokens
 from chalicelib.progress import Progress
 
 Format = Literal["openai", "bedrock"]
+LabelKind = Literal["classification", "free_text"]
 _CONFLICT_EXAMPLES = 20
+_FREE_TEXT_LABEL_CHARS = 40  # average label length above which labels are answers, not classes
 
 
 @dataclass(frozen=True)
@@ -34,16 +36,35 @@ class PrepareOptions:
     separator: str = rules.DEFAULT_SEPARATOR
     stop_suffix: str = ""
     system: str | None = None
+    max_tokens: int | None = None  # per record; None: the format's default (rules.py)
+    force: bool = False  # replace outputs already in out_dir
 
 
-def _bedrock_filter(system: str | None) -> RowFilter:
-    """Rows Bedrock would reject: reserved turn markers, or a record over the token limit."""
-    overhead = len(system or "")
+OUTPUT_NAMES = (*(f"{name}.jsonl" for name in SPLITS), "summary.json")
+
+
+def _row_filter(options: PrepareOptions) -> RowFilter:
+    """Rows the fine-tuning service would reject or learn wrongly from, each with its reason.
+
+    The token estimate is the one validate applies to the written record, so every row kept
+    here passes validate's length rule and every row dropped would fail it.
+    """
+    limit = rules.max_record_tokens(options.format, options.max_tokens)
+    if options.format == "bedrock":
+        overhead = len(options.system or "")
+        markers: tuple[str, ...] = rules.BEDROCK_RESERVED
+    else:
+        # prompt = text + separator; completion = " " + label + stop suffix
+        overhead = len(options.separator) + 1 + len(options.stop_suffix)
+        markers = ()
+    separator = options.separator if options.format == "openai" else ""
 
     def reject(text: str, label: str) -> str | None:
-        if any(marker in text or marker in label for marker in rules.BEDROCK_RESERVED):
+        if any(marker in text or marker in label for marker in markers):
             return "reserved_marker"
-        if estimate_tokens(overhead + len(text) + len(label)) > rules.BEDROCK_MAX_RECORD_TOKENS:
+        if separator and separator in text:
+            return "contains_separator"  # the model could not tell where the prompt ends
+        if estimate_tokens(overhead + len(text) + len(label)) > limit:
             return "too_long"
         return None
 
@@ -60,6 +81,12 @@ def _check_options(options: PrepareOptions) -> None:
         options.out_dir.mkdir(parents=True)
     if not options.out_dir.is_dir():
         raise DataError(f"{options.out_dir}: not a directory")
+    existing = [name for name in OUTPUT_NAMES if (options.out_dir / name).exists()]
+    if existing and not options.force:
+        raise DataError(
+            f"{options.out_dir} already holds {', '.join(existing)}; "
+            "pass --force to replace them, or choose another --out"
+        )
 
 
 def split_rows(collected: Collected, ratios: Sequence[float], seed: int) -> list[list[int]]:
@@ -81,6 +108,20 @@ def split_rows(collected: Collected, ratios: Sequence[float], seed: int) -> list
     return splits
 
 
+def label_kind(counts: Sequence[int], names: Sequence[str]) -> LabelKind:
+    """'classification' when labels repeat, 'free_text' when they read as answers.
+
+    OpenAI's prepare_data rule: a task is classification when each label averages at least
+    three examples. Labels longer than a short phrase are free text whatever their count.
+    """
+    used = [name for name, count in zip(names, counts, strict=True) if count]
+    if not used or len(used) * 3 >= sum(counts):
+        return "free_text"
+    if sum(map(len, used)) / len(used) > _FREE_TEXT_LABEL_CHARS:
+        return "free_text"
+    return "classification"
+
+
 def _summary(
     input_path: Path,
     options: PrepareOptions,
@@ -89,17 +130,17 @@ def _summary(
     tallies: list[Tally],
 ) -> dict[str, Any]:
     texts, names = collected.texts, collected.label_names
-    order = sorted(range(len(names)), key=names.__getitem__)
+    totals = [sum(column) for column in zip(*(tally.labels for tally in tallies), strict=True)]
+    kind = label_kind(totals, names)
+    order = sorted((i for i in range(len(names)) if totals[i]), key=names.__getitem__)
     per_split: dict[str, Any] = {}
     for name, rows, tally in zip(SPLITS, splits, tallies, strict=True):
-        per_split[name] = {
-            "records": len(rows),
-            "labels": {names[i]: tally.labels[i] for i in order},
-            "tokens_estimated": tally.tokens,
-        }
-    present = {label for part in per_split.values() for label, n in part["labels"].items() if n}
-    for part in per_split.values():
-        part["labels"] = {label: n for label, n in part["labels"].items() if label in present}
+        part: dict[str, Any] = {"records": len(rows)}
+        if kind == "classification":  # free-text counts would repeat every answer
+            part["labels"] = {names[i]: tally.labels[i] for i in order}
+        part["distinct_labels"] = sum(1 for n in tally.labels if n)
+        part["tokens_estimated"] = tally.tokens
+        per_split[name] = part
     conflicts = sorted(collected.conflicts.items())
     return {
         "input": str(input_path),
@@ -110,6 +151,7 @@ def _summary(
         "separator": options.separator if options.format == "openai" else None,
         "stop_suffix": options.stop_suffix if options.format == "openai" else None,
         "system": options.system if options.format == "bedrock" else None,
+        "max_record_tokens": rules.max_record_tokens(options.format, options.max_tokens),
         "seed": options.seed,
         "split_ratios": dict(zip(SPLITS, options.ratios, strict=True)),
         "rows_read": collected.rows_read,
@@ -128,6 +170,8 @@ def _summary(
             ],
         },
         "rows_written": sum(len(rows) for rows in splits),
+        "label_kind": kind,
+        "distinct_labels": len(order),
         "splits": per_split,
         "token_estimate": {
             "method": METHOD,
@@ -154,7 +198,7 @@ def prepare(
 ) -> dict[str, Any]:
     """Run the whole pipeline; returns the summary that was written to summary.json."""
     _check_options(options)
-    row_filter = _bedrock_filter(options.system) if options.format == "bedrock" else None
+    row_filter = _row_filter(options)
     size = input_path.stat().st_size if input_path.is_file() else None
     with Progress(size, "reading", unit="B", force=progress) as bar:
         rows = read_rows(input_path, options.text_column, options.label_column, bar)

@@ -59,10 +59,14 @@ def read_rows(
 
 
 def _missing(path: Path, columns: list[str], available: list[str]) -> DataError:
+    """Name the missing columns, the ones there are, and a match differing only in case."""
     shown = ", ".join(repr(name) for name in available[:20]) or "none"
     names = " and ".join(repr(name) for name in columns)
     noun = "column" if len(columns) == 1 else "columns"
-    return DataError(f"{path}: no {noun} {names}; the columns are: {shown}")
+    folded = {name.casefold(): name for name in reversed(available)}  # the first spelling wins
+    hints = [repr(folded[c.casefold()]) for c in columns if c.casefold() in folded]
+    hint = f"; names are case-sensitive: did you mean {' and '.join(hints)}?" if hints else ""
+    return DataError(f"{path}: no {noun} {names}; the columns are: {shown}{hint}")
 
 
 def _delimited_rows(

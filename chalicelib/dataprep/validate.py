@@ -1,17 +1,21 @@
 """Check a fine-tuning file against the service's rules before paying for a failed job.
 
-Every violation carries its line number (None for file-level rules such as record counts).
+Every finding carries its line number (None for file-level rules such as record counts).
+Violations are what the service rejects or cannot learn from: they make validate exit 1.
+Warnings (quality.py: duplicates, conflicting labels, few records, all caps, boilerplate) are
+advice and leave the exit status alone.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from chalicelib.dataprep import jsonl, rules
+from chalicelib.dataprep.quality import QualityCheck
 from chalicelib.dataprep.tokens import record_tokens
 
 Role = Literal["training", "validation"]
@@ -25,16 +29,27 @@ _KNOWN_STOPS = ("<|endoftext|>", "\n###", "###", " END", "\nEND", "\n")
 class Violation:
     line: int | None
     message: str
+    warning: bool = False  # advice only: does not fail validation
 
     def render(self, path: Path | str) -> str:
-        return f"{path}:{self.line}: {self.message}" if self.line else f"{path}: {self.message}"
+        message = f"warning: {self.message}" if self.warning else self.message
+        return f"{path}:{self.line}: {message}" if self.line else f"{path}: {message}"
 
 
 def _reserved(text: str) -> str | None:
     return next((marker for marker in rules.BEDROCK_RESERVED if marker in text), None)
 
 
-def check_bedrock_record(record: Any) -> list[str]:
+def _too_long(record: Any, limit: int) -> list[str]:
+    tokens = record_tokens(record)
+    if tokens <= limit:
+        return []
+    return [f"about {tokens:,} tokens (estimated); the limit is {limit:,} (--max-tokens)"]
+
+
+def check_bedrock_record(
+    record: Any, max_tokens: int = rules.BEDROCK_MAX_RECORD_TOKENS
+) -> list[str]:
     """Problems of one Bedrock conversational record (Claude 3 Haiku fine-tuning rules)."""
     if not isinstance(record, dict):
         return [f"expected a JSON object, found {type(record).__name__}"]
@@ -82,15 +97,10 @@ def check_bedrock_record(record: Any) -> list[str]:
             problems.append(f"messages[{i}].content contains {marker!r}")
     if messages and isinstance(messages[-1], dict) and messages[-1].get("role") != "assistant":
         problems.append("the last message must come from 'assistant'")
-    tokens = record_tokens(record)
-    if tokens > rules.BEDROCK_MAX_RECORD_TOKENS:
-        problems.append(
-            f"about {tokens:,} tokens (estimated); the limit is {rules.BEDROCK_MAX_RECORD_TOKENS:,}"
-        )
-    return problems
+    return problems + _too_long(record, max_tokens)
 
 
-def check_openai_record(record: Any) -> list[str]:
+def check_openai_record(record: Any, max_tokens: int = rules.OPENAI_MAX_RECORD_TOKENS) -> list[str]:
     """Problems of one OpenAI legacy record that can be judged without the rest of the file."""
     if not isinstance(record, dict):
         return [f"expected a JSON object, found {type(record).__name__}"]
@@ -109,7 +119,7 @@ def check_openai_record(record: Any) -> list[str]:
             problems.append("'completion' is empty")
         elif not completion[0].isspace():
             problems.append("'completion' must start with whitespace (e.g. one space)")
-    return problems
+    return problems + _too_long(record, max_tokens)
 
 
 def _walk_suffix(tails: list[str]) -> tuple[str, int] | None:
@@ -152,11 +162,10 @@ def _stop_of(completion: str) -> str:
 
 
 def _openai_file_checks(
-    prompts: list[tuple[int, str]], completions: list[tuple[int, str]]
+    prompts: list[tuple[int, str]], completions: list[tuple[int, str]], separator: str | None
 ) -> Iterator[Violation]:
     """Rules that need the whole file: one separator, one stop suffix (or none)."""
     if prompts:
-        separator = detect_separator([tail for _, tail in prompts])
         if separator is None:
             yield Violation(None, "the prompts do not share a separator at their end")
         else:
@@ -187,27 +196,97 @@ def _openai_file_checks(
                 )
 
 
-def validate_file(path: Path, fmt: str, role: Role = "training") -> tuple[int, list[Violation]]:
-    """(records read, violations in line order, file-level ones last); OSError if unreadable."""
+def _holds_separator(prompt: str, separator: str) -> bool:
+    """The prompt ends with the separator and also holds it before that end."""
+    end = len(prompt) - len(separator)
+    return prompt.endswith(separator) and prompt.find(separator, 0, end) >= 0
+
+
+def _separator_inside(
+    path: Path, separator: str, known: dict[str, list[int]]
+) -> Iterator[Violation]:
+    """Prompts holding the separator before their end: the model cannot tell where they end.
+
+    The separator is known only once every prompt was seen: the first pass noted the lines for
+    the usual separators (`known`); any other takes a second pass over the file.
+    """
+    if separator in known:
+        lines: Iterable[int] = known[separator]
+    else:
+        lines = (
+            line
+            for line, value, problem in jsonl.scan(path)
+            if not problem
+            and isinstance(value, dict)
+            and isinstance(value.get("prompt"), str)
+            and _holds_separator(value["prompt"], separator)
+        )
+    for line in lines:
+        yield Violation(
+            line,
+            f"the separator {separator!r} also occurs inside the prompt; the model "
+            "cannot tell where the prompt ends",
+        )
+
+
+def _conversation(record: Any) -> tuple[str, str, str] | None:
+    """(prompt, completion, system) of a Bedrock record well-formed enough to compare."""
+    messages = record.get("messages") if isinstance(record, dict) else None
+    if not isinstance(messages, list) or len(messages) < 2:
+        return None
+    contents = [m.get("content") if isinstance(m, dict) else None for m in messages]
+    texts = [c for c in contents if isinstance(c, str)]
+    if len(texts) != len(contents):
+        return None
+    system = record.get("system")
+    return "\n".join(texts[:-1]), texts[-1], system if isinstance(system, str) else ""
+
+
+def validate_file(
+    path: Path, fmt: str, role: Role = "training", max_tokens: int | None = None
+) -> tuple[int, list[Violation]]:
+    """(records read, findings in line order, file-level ones last); OSError if unreadable."""
     violations: list[Violation] = []
     prompts: list[tuple[int, str]] = []
     completions: list[tuple[int, str]] = []
+    quality = QualityCheck()
+    inside: dict[str, list[int]] = {known: [] for known in _KNOWN_SEPARATORS}
     records = 0
+    limit = rules.max_record_tokens(fmt, max_tokens)
     check = check_bedrock_record if fmt == "bedrock" else check_openai_record
     for line, value, problem in jsonl.scan(path):
         if problem:
             violations.append(Violation(line, problem))
             continue
         records += 1
-        violations.extend(Violation(line, message) for message in check(value))
+        violations.extend(Violation(line, message) for message in check(value, limit))
         if fmt == "openai" and isinstance(value, dict):
-            if isinstance(value.get("prompt"), str):
-                prompts.append((line, value["prompt"][-_TAIL:]))
-            if isinstance(value.get("completion"), str) and value["completion"]:
-                completions.append((line, value["completion"][-_TAIL:]))
+            prompt, completion = value.get("prompt"), value.get("completion")
+            ending = ""  # the longest known separator this prompt ends with
+            if isinstance(prompt, str):
+                prompts.append((line, prompt[-_TAIL:]))
+                for known in _KNOWN_SEPARATORS:
+                    if prompt.endswith(known):
+                        ending = ending or known
+                        if prompt.find(known, 0, len(prompt) - len(known)) >= 0:
+                            inside[known].append(line)
+            if isinstance(completion, str) and completion:
+                completions.append((line, completion[-_TAIL:]))
+                if isinstance(prompt, str):
+                    own_stop = _stop_of(completion)
+                    quality.add(line, prompt, completion, stop=own_stop, separator=ending)
+        elif fmt == "bedrock" and (conversation := _conversation(value)):
+            prompt, completion, system = conversation
+            quality.add(line, prompt, completion, system)
+    separator: str | None = None
+    stop = ""
     if fmt == "openai":
-        violations.extend(_openai_file_checks(prompts, completions))
-        violations.sort(key=lambda v: v.line or 1 << 62)
+        separator = detect_separator([tail for _, tail in prompts]) if prompts else None
+        violations.extend(_openai_file_checks(prompts, completions, separator))
+        if separator:
+            violations.extend(_separator_inside(path, separator, inside))
+        if completions:
+            stop = Counter(_stop_of(text) for _, text in completions).most_common(1)[0][0]
     if records == 0:
         violations.append(Violation(None, "no records"))
     if fmt == "bedrock":
@@ -218,4 +297,7 @@ def validate_file(path: Path, fmt: str, role: Role = "training") -> tuple[int, l
                     None, f"{records} records; Bedrock accepts {low:,}-{high:,} for {role} data"
                 )
             )
+    advice = quality.advice + quality.file_advice(role == "training", separator or "", stop)
+    violations.extend(Violation(line, message, warning=True) for line, message in advice)
+    violations.sort(key=lambda v: (v.line or 1 << 62, v.warning))
     return records, violations

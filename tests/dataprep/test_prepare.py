@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.dataprep.prepare import PrepareOptions, prepare
+from chalicelib.dataprep.prepare import PrepareOptions, label_kind, prepare
 from tests.dataprep.helpers import (
     SEPARATOR,
     label_of,
@@ -253,3 +253,98 @@ def test_cli_prepare_output_passes_validate_in_both_formats(tmp_path: Path) -> N
             check = run_cli("validate", out / f"{split}.jsonl", "--format", fmt, "--role", role)
             assert check.returncode == 0, check.stdout + check.stderr
             assert check.stdout == ""
+
+
+def test_texts_holding_the_separator_are_dropped_and_counted(tmp_path: Path) -> None:
+    rows = [(f"before{SEPARATOR}after", "positive"), ("a -> b", "negative")]
+    rows += sample_rows({"positive": 20, "negative": 20})
+    source = write_table(tmp_path / "in.csv", ["text", "label"], rows)
+    summary = prepare(source, _options(tmp_path / "default"))
+    assert summary["rows_dropped"] == {"contains_separator": 1}
+    assert summary["rows_written"] == 41
+    summary = prepare(source, _options(tmp_path / "arrow", separator=" ->"))
+    assert summary["rows_dropped"] == {"contains_separator": 1}
+    written = {prompt.removesuffix(" ->") for prompt in _prompts(tmp_path / "arrow")}
+    assert "a -> b" not in written and f"before{SEPARATOR}after" in written
+
+
+def _prompts(out: Path) -> list[str]:
+    return [str(r["prompt"]) for records in _outputs(out).values() for r in records]
+
+
+def test_openai_rows_over_the_token_limit_are_dropped_as_validate_would(tmp_path: Path) -> None:
+    # prompt = text + separator, completion = " " + label: ceil(chars / 4) tokens
+    fixed = len(SEPARATOR) + len(" positive")
+    at_limit = "a" * (2048 * 4 - fixed)  # exactly 2,048 tokens
+    rows = [(at_limit, "positive"), (at_limit + "b", "positive"), ("x" * 140_000, "positive")]
+    rows += sample_rows({"positive": 20, "negative": 20})
+    source = write_table(tmp_path / "in.csv", ["text", "label"], rows)
+    summary = prepare(source, _options(tmp_path / "out"))
+    assert summary["rows_dropped"] == {"too_long": 2}
+    assert summary["max_record_tokens"] == 2048
+    assert at_limit + SEPARATOR in _prompts(tmp_path / "out")
+    for split in SPLITS:
+        check = run_cli("validate", tmp_path / "out" / f"{split}.jsonl", "--format", "openai")
+        assert check.returncode == 0 and check.stdout == ""
+
+    summary = prepare(source, _options(tmp_path / "big", max_tokens=40_000))
+    assert summary["rows_dropped"] == {}
+    assert summary["max_record_tokens"] == 40_000
+
+
+def test_bedrock_limit_can_be_lowered_too(tmp_path: Path) -> None:
+    rows = [("y" * 4_000, "positive")] + sample_rows({"positive": 20, "negative": 20})
+    source = write_table(tmp_path / "in.csv", ["text", "label"], rows)
+    summary = prepare(source, _options(tmp_path / "out", "bedrock", max_tokens=1_000))
+    assert summary["rows_dropped"] == {"too_long": 1}
+    assert summary["max_record_tokens"] == 1_000
+
+
+def test_free_text_labels_print_a_summary_not_a_column_per_label(tmp_path: Path) -> None:
+    rows = [
+        (f"question {i}: how did the treatment go?", f"It went {'well' if i % 2 else 'badly'} {i}")
+        for i in range(300)
+    ]
+    source = write_table(tmp_path / "in.csv", ["text", "label"], rows)
+    result = run_cli(
+        "prepare", source, "--text-column", "text", "--label-column", "label",
+        "--format", "openai", "--out", tmp_path / "out",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    table = result.stdout.split("tokens~ = ")[0].split("\nsplit ")[1].splitlines()
+    assert max(map(len, table)) < 80, table
+    assert "labels: free text (300 distinct), so no count per label" in result.stdout
+    summary = json.loads((tmp_path / "out/summary.json").read_text(encoding="utf-8"))
+    assert summary["label_kind"] == "free_text" and summary["distinct_labels"] == 300
+    assert summary["splits"]["train"] == {
+        "records": 240,
+        "distinct_labels": 240,
+        "tokens_estimated": summary["splits"]["train"]["tokens_estimated"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("counts", "names", "kind"),
+    [
+        ([633, 256, 90], ["positive", "negative", "neutral"], "classification"),
+        ([4, 3], ["yes", "no"], "classification"),  # labels seen over three times on average
+        ([3, 3], ["yes", "no"], "free_text"),
+        ([50, 50], ["a" * 41, "b" * 41], "free_text"),  # long labels read as answers
+        ([50, 50, 0], ["a" * 40, "b" * 40, "c" * 500], "classification"),  # unused label ignored
+    ],
+)
+def test_label_kind_follows_openais_rule(counts: list[int], names: list[str], kind: str) -> None:
+    assert label_kind(counts, names) == kind
+
+
+def test_many_classes_are_summarised_too(tmp_path: Path) -> None:
+    rows = sample_rows({f"class{i:02d}": 10 for i in range(30)})
+    source = write_table(tmp_path / "in.csv", ["text", "label"], rows)
+    result = run_cli(
+        "prepare", source, "--text-column", "text", "--label-column", "label",
+        "--format", "openai", "--out", tmp_path / "out",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "labels: 30 classes; counts per label in summary.json" in result.stdout
+    summary = json.loads((tmp_path / "out/summary.json").read_text(encoding="utf-8"))
+    assert len(summary["splits"]["train"]["labels"]) == 30

@@ -36,9 +36,10 @@ def _file_with(tmp_path: Path, make: Any, bad_line: str, count: int = 40) -> Pat
     return path
 
 
-def _messages(path: Path, fmt: str, role: str = "training") -> list[str]:
-    _, violations = validate_file(path, fmt, role)  # type: ignore[arg-type]
-    return [v.render(path) for v in violations]
+def _messages(path: Path, fmt: str, role: str = "training", warnings: bool = False) -> list[str]:
+    """The violations as printed (warnings too, if asked for)."""
+    _, findings = validate_file(path, fmt, role)  # type: ignore[arg-type]
+    return [f.render(path) for f in findings if warnings or not f.warning]
 
 
 def _user_assistant(user: Any, assistant: Any = "positive") -> list[dict[str, Any]]:
@@ -191,3 +192,179 @@ def test_cli_validate_exit_status_and_output(tmp_path: Path) -> None:
     assert result.stdout == f"{bad}:{BAD_LINE}: messages[0].content is empty\n"
     missing = run_cli("validate", tmp_path / "nope.jsonl", "--format", "openai")
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def _cli_validate(path: Path, *extra: str) -> tuple[int, list[str], list[str]]:
+    """(exit status, stdout lines: the violations, stderr lines: warnings then the verdict)."""
+    result = run_cli("validate", path, *extra)
+    return result.returncode, result.stdout.splitlines(), result.stderr.splitlines()
+
+
+def _reviews(count: int) -> list[dict[str, str]]:
+    words = ["calm", "rash", "sleep", "dose", "pain", "good", "bad", "pill", "ok", "worse"]
+    return [
+        {
+            "prompt": f"{words[i % 10]} {words[i // 10 % 10]} then {i}{SEPARATOR}",
+            "completion": " positive" if i % 3 else " negative",
+        }
+        for i in range(count)
+    ]
+
+
+def test_a_clean_file_of_enough_records_has_no_warning(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", _reviews(150))
+    code, out, err = _cli_validate(path, "--format", "openai")
+    assert (code, out, err) == (0, [], [f"{path}: 150 records, openai format, training: OK"])
+
+
+def test_separator_inside_a_prompt_is_a_violation(tmp_path: Path) -> None:
+    records = _reviews(150)
+    records[BAD_LINE - 1]["prompt"] = f"first part{SEPARATOR}second part{SEPARATOR}"
+    path = write_jsonl(tmp_path / "d.jsonl", records)
+    code, out, _ = _cli_validate(path, "--format", "openai")
+    assert code == 1
+    assert out == [
+        f"{path}:{BAD_LINE}: the separator '\\n\\n###\\n\\n' also occurs inside the prompt; "
+        "the model cannot tell where the prompt ends"
+    ]
+
+
+def test_record_over_the_token_limit_is_a_violation(tmp_path: Path) -> None:
+    records = _reviews(150)
+    records[BAD_LINE - 1]["prompt"] = "x" * 140_000 + SEPARATOR
+    path = write_jsonl(tmp_path / "d.jsonl", records)
+    code, out, _ = _cli_validate(path, "--format", "openai")
+    assert code == 1
+    tokens = -(-(140_000 + len(SEPARATOR) + len(" positive")) // 4)
+    assert out == [
+        f"{path}:{BAD_LINE}: about {tokens:,} tokens (estimated); the limit is 2,048 (--max-tokens)"
+    ]
+    assert _cli_validate(path, "--format", "openai", "--max-tokens", str(tokens))[:2] == (0, [])
+    assert _cli_validate(path, "--format", "openai", "--max-tokens", str(tokens - 1))[0] == 1
+
+
+def test_bedrock_limit_can_be_lowered(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", (_bedrock(i) for i in range(40)))
+    code, out, _ = _cli_validate(path, "--format", "bedrock", "--max-tokens", "3")
+    assert code == 1 and len(out) == 40 and "the limit is 3 (--max-tokens)" in out[0]
+
+
+def test_duplicates_and_conflicting_labels_are_warnings_naming_both_lines(tmp_path: Path) -> None:
+    records = _reviews(150)
+    records[9] = dict(records[2])  # line 10 repeats line 3
+    records[20] = {  # line 21: line 5's prompt, other case and spacing, another label
+        "prompt": "  " + records[4]["prompt"].upper().replace(" ", "  "),
+        "completion": " neutral",
+    }
+    path = write_jsonl(tmp_path / "d.jsonl", records)
+    code, out, err = _cli_validate(path, "--format", "openai")
+    assert (code, out) == (0, [])
+    assert err[:2] == [
+        f"{path}:10: warning: duplicate of line 3 (same prompt and completion)",
+        f"{path}:21: warning: same prompt as line 5 but another completion "
+        "('neutral' here, 'positive' there): conflicting labels",
+    ]
+    assert err[-1] == f"{path}: 150 records, openai format, training: OK (2 warnings)"
+
+
+def test_bedrock_duplicates_compare_the_whole_conversation(tmp_path: Path) -> None:
+    records = [_bedrock(i) for i in range(120)]
+    records[50] = _bedrock(3)  # line 51 repeats line 4
+    records[60] = {**_bedrock(5), "system": "Another task."}  # same turns, other system prompt
+    path = write_jsonl(tmp_path / "d.jsonl", records)
+    code, out, err = _cli_validate(path, "--format", "bedrock")
+    assert (code, out) == (0, [])
+    assert [line for line in err if "warning: duplicate" in line or "warning: same" in line] == [
+        f"{path}:51: warning: duplicate of line 4 (same prompt and completion)"
+    ]
+
+
+def test_few_records_warn_for_training_data_only(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", _reviews(99))
+    code, out, err = _cli_validate(path, "--format", "openai")
+    assert (code, out) == (0, [])
+    assert err[0] == (
+        f"{path}: warning: 99 records: fine-tuning needs at least 100 examples to learn a task "
+        "well, and gets better with more"
+    )
+    assert _cli_validate(path, "--format", "openai", "--role", "validation")[2] == [
+        f"{path}: 99 records, openai format, validation: OK"
+    ]
+
+
+def test_mostly_uppercase_text_is_a_warning(tmp_path: Path) -> None:
+    records = _reviews(150)
+    for record in records[:60]:
+        record["prompt"] = record["prompt"].upper()
+    path = write_jsonl(tmp_path / "d.jsonl", records)
+    code, out, err = _cli_validate(path, "--format", "openai")
+    assert (code, out) == (0, [])
+    assert len(err) == 2 and err[0].startswith(
+        f"{path}: warning: more than a third of the letters in the prompts are uppercase ("
+    )
+    for record in records[:60]:  # 40%: below OpenAI's one-third line, no warning
+        record["prompt"] = record["prompt"].lower()
+    for record in records[:45]:
+        record["prompt"] = record["prompt"].upper()
+    write_jsonl(path, records)
+    assert len(_cli_validate(path, "--format", "openai")[2]) == 1
+
+
+def test_shared_prefix_and_suffix_are_warnings_but_the_separator_is_not(tmp_path: Path) -> None:
+    records = [
+        {
+            "prompt": f"Classify this review: {r['prompt'].removesuffix(SEPARATOR)}"
+            f"\nSentiment:{SEPARATOR}",
+            "completion": f" Label:{r['completion']}.\n",
+        }
+        for r in _reviews(150)
+    ]
+    path = write_jsonl(tmp_path / "d.jsonl", records)
+    code, out, err = _cli_validate(path, "--format", "openai")
+    assert (code, out) == (0, [])
+    assert err[:-1] == [
+        f"{path}: warning: every prompt starts with 'Classify this review: ': an instruction "
+        "repeated in every record costs tokens and teaches nothing (the model learns the task "
+        "from the examples; on Bedrock it belongs in the system prompt)",
+        f"{path}: warning: every prompt ends with '\\nSentiment:' before the separator: "
+        "the separator alone marks the end of the prompt",
+        f"{path}: warning: every completion starts with 'Label: ': a completion should hold "
+        "only the answer",
+    ]  # '.\n' is below the 3-character line; '\n' is the stop sequence
+
+
+@pytest.mark.parametrize(
+    "completions",
+    [[" positive", " negative"], [" yes END", " no END"], [" the drug helped", " then it hurt"]],
+)
+def test_label_endings_and_starts_are_not_mistaken_for_boilerplate(
+    tmp_path: Path, completions: list[str]
+) -> None:
+    records = _reviews(150)
+    for i, record in enumerate(records):
+        record["completion"] = completions[i % 2]
+    path = write_jsonl(tmp_path / "d.jsonl", records)
+    assert _cli_validate(path, "--format", "openai")[2] == [
+        f"{path}: 150 records, openai format, training: OK"
+    ]
+
+
+def test_shipped_examples_have_no_warnings() -> None:
+    root = Path(__file__).resolve().parents[2] / "examples" / "drugreview"
+    for fmt in ("openai", "bedrock"):
+        code, out, err = _cli_validate(root / fmt / "train.jsonl", "--format", fmt)
+        assert (code, out, len(err)) == (0, [], 1), err
+
+
+def test_separator_inside_a_prompt_found_for_an_unusual_separator_too(tmp_path: Path) -> None:
+    records = [
+        {"prompt": f"{r['prompt'].removesuffix(SEPARATOR)}\n\nSentiment:", "completion": " x"}
+        for r in _reviews(150)
+    ]
+    records[BAD_LINE - 1]["prompt"] = "one\n\nSentiment: two\n\nSentiment:"
+    path = write_jsonl(tmp_path / "d.jsonl", records)
+    messages = _messages(path, "openai")
+    assert messages == [
+        f"{path}:{BAD_LINE}: the separator '\\n\\nSentiment:' also occurs inside the prompt; "
+        "the model cannot tell where the prompt ends"
+    ]
