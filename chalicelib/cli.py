@@ -24,11 +24,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bootstrap.set_defaults(handler=_bootstrap)
     policy = subparsers.add_parser(
-        "policy", help="write .chalice/policy-<stage>.json from the stage's registry"
+        "policy",
+        help="write each function's .chalice/policy-<stage>[-worker|-authorizer].json from the "
+        "stage's registry",
     )
     policy.add_argument("--account-id", required=True, help="12-digit AWS account id")
     policy.add_argument("--region", required=True)
-    policy.add_argument("--out", help="file to write (default .chalice/policy-<stage>.json)")
+    policy.add_argument("--out", help="folder to write them to (default .chalice)")
     policy.set_defaults(handler=_policy)
     create_key = subparsers.add_parser(
         "create-api-key",
@@ -135,24 +137,21 @@ def _revoke_api_key(args: argparse.Namespace) -> int:
 
 def _policy(args: argparse.Namespace) -> int:
     import json
+    from pathlib import Path
 
-    from chalicelib.iam import authorizer_policy, stage_policy
+    from chalicelib.iam import function_policies, policy_file
     from chalicelib.registry import load_registry
     from chalicelib.settings import get_settings
     from chalicelib.stages import PROJECT_DIR
 
     settings = get_settings()
     registry = load_registry(settings.models_file)
-    where = {"account_id": args.account_id, "region": args.region}
-    documents = {
-        args.out or PROJECT_DIR / ".chalice" / f"policy-{args.stage}.json": stage_policy(
-            registry, settings, **where
-        )
-    }
-    if settings.api_key_authorizer:
-        authorizer_file = PROJECT_DIR / ".chalice" / f"policy-{args.stage}-authorizer.json"
-        documents[authorizer_file] = authorizer_policy(settings, **where)
-    for out, document in documents.items():
+    folder = Path(args.out) if args.out else PROJECT_DIR / ".chalice"
+    policies = function_policies(
+        registry, settings, account_id=args.account_id, region=args.region
+    )
+    for function, document in policies.items():
+        out = folder / policy_file(args.stage, function)
         with open(out, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2)
             handle.write("\n")
