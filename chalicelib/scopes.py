@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, get_args
 
 Scope = Literal["invoke", "evaluate", "admin"]
@@ -55,6 +56,7 @@ def parse_scopes(text: str, separator: str) -> frozenset[Scope]:
     return frozenset(n for n in SCOPES if n in names)
 
 
+@lru_cache(maxsize=1024)  # the same few entries are read on every request
 def parse_key_entry(text: str) -> KeyEntry:
     """`HASH` or `HASH:scope+scope` → KeyEntry; ValueError for anything else."""
     digest, has_scopes, scopes = text.strip().lower().partition(":")
