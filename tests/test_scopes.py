@@ -147,3 +147,40 @@ def test_the_check_reads_scopes_and_skips_a_malformed_stored_entry() -> None:
         require_api_key("k", settings, "evaluate")
     with pytest.raises(Unauthorized):
         require_api_key("kk", settings, "invoke")
+
+
+def test_the_admin_scope_is_ready_for_its_routes(stack: Any) -> None:
+    """No admin route exists yet; one declared the same way is refused to keys without it."""
+    from chalice.app import Chalice
+    from chalice.test import Client
+
+    from chalicelib.web import api_routes, caller, json_response
+
+    app = Chalice(app_name="admin-probe")
+    route = api_routes(app)
+
+    @route("/v1/deployments", scope="admin")
+    def deployments() -> Any:
+        return json_response({"owner": caller().owner})
+
+    with Client(app) as probe:
+        for key in ("test-admin-only-key", "test-admin-evaluate-key", API_KEY):
+            answer = probe.http.get("/v1/deployments", headers=auth_headers(key))
+            assert answer.status_code == 200, key
+            assert json.loads(answer.body)["owner"] == hashlib.sha256(key.encode()).hexdigest()[:12]
+        for key in ("test-invoke-key", "test-evaluate-key"):
+            answer = probe.http.get("/v1/deployments", headers=auth_headers(key))
+            assert answer.status_code == 403
+            assert json.loads(answer.body)["error"]["code"] == "forbidden"
+
+
+def test_a_protected_route_without_a_scope_does_not_load() -> None:
+    from chalice.app import Chalice
+
+    from chalicelib.web import api_routes
+
+    route = api_routes(Chalice(app_name="no-scope"))
+    with pytest.raises(TypeError, match="names its scope"):
+        route("/v1/anything")
+    with pytest.raises(TypeError, match="names its scope"):
+        route("/health", public=True, scope="invoke")
