@@ -30,6 +30,7 @@ from chalicelib.secrets import api_key_hashes
 from chalicelib.tracing import annotate, traced
 from chalicelib.web import (
     api_routes,
+    caller,
     cors_headers,
     current_request,
     error_response,
@@ -86,7 +87,7 @@ def health() -> Response:
     return json_response({"status": "ok", "version": __version__, "stage": runtime.settings.stage})
 
 
-@route("/v1/models")
+@route("/v1/models", scope="invoke")
 def list_models() -> Response:
     models = [
         ModelSummary.model_validate(d, from_attributes=True).model_dump(mode="json")
@@ -95,7 +96,9 @@ def list_models() -> Response:
     return json_response({"models": models})
 
 
-@route("/v1/models/{name}/invoke", methods=["POST"], content_types=["application/json"])
+@route(
+    "/v1/models/{name}/invoke", scope="invoke", methods=["POST"], content_types=["application/json"]
+)
 def invoke_model(name: str) -> Response:
     deployment = runtime.registry.get(name)
     request = parse_body(current_request(app), InvokeRequest, runtime.settings.max_body_bytes)
@@ -123,7 +126,7 @@ def feedback_preflight() -> Response:
     return Response(body="", status_code=204, headers={**cors})
 
 
-@route("/v1/models/{name}/feedback/summary")
+@route("/v1/models/{name}/feedback/summary", scope="evaluate")
 def feedback_summary(name: str) -> Response:
     deployment = runtime.registry.get(name)
     query = parse_query(current_request(app), SummaryQuery)
@@ -131,7 +134,10 @@ def feedback_summary(name: str) -> Response:
     return json_response(summarize(runtime.feedback, deployment.name, start, end))
 
 
-@route("/v1/feedback/export")
+# `evaluate`, not `admin` (CONTRACT section 3): `admin` guards what changes which model answers
+# or spends money, and an export does neither; the data only becomes a model through tuning and
+# promotion, which are `admin`. Whoever evaluates the next round prepares its data.
+@route("/v1/feedback/export", scope="evaluate")
 def feedback_export() -> Response:
     query = parse_query(current_request(app), ExportQuery)
     deployment = runtime.registry.get(query.model)
@@ -174,7 +180,7 @@ def accepted(evaluation_id: str, status: str) -> Response:
     return json_response(body, 202, {"Location": location(evaluation_id)})
 
 
-@route("/v1/evaluations", methods=["POST"], content_types=["application/json"])
+@route("/v1/evaluations", scope="evaluate", methods=["POST"], content_types=["application/json"])
 def create_evaluation() -> Response:
     from chalicelib.jobs import service as evaluations
     from chalicelib.jobs.context import get_job_context
@@ -182,20 +188,20 @@ def create_evaluation() -> Response:
 
     jobs = get_job_context()
     request = parse_body(current_request(app), EvaluationRequest, jobs.settings.max_body_bytes)
-    job = evaluations.submit(jobs, request)
+    job = evaluations.submit(jobs, request, owner=caller().owner)
     return accepted(job.evaluation_id, job.status)
 
 
-@route("/v1/evaluations/{evaluation_id}")
+@route("/v1/evaluations/{evaluation_id}", scope="evaluate")
 def get_evaluation(evaluation_id: str) -> Response:
     from chalicelib.jobs import service as evaluations
     from chalicelib.jobs.context import get_job_context
 
     jobs = get_job_context()
-    return json_response(evaluations.view(jobs, evaluations.get_job(jobs, evaluation_id)))
+    return json_response(evaluations.view(jobs, evaluations.get_job(jobs, evaluation_id, caller())))
 
 
-@route("/v1/evaluations/{evaluation_id}/items")
+@route("/v1/evaluations/{evaluation_id}/items", scope="evaluate")
 def evaluation_items(evaluation_id: str) -> Response:
     from chalicelib.jobs import service as evaluations
     from chalicelib.jobs.context import get_job_context
@@ -203,18 +209,18 @@ def evaluation_items(evaluation_id: str) -> Response:
 
     jobs = get_job_context()
     query = parse_query(current_request(app), ItemsQuery)
-    job = evaluations.get_job(jobs, evaluation_id)
+    job = evaluations.get_job(jobs, evaluation_id, caller())
     return json_response(evaluations.items_page(jobs, job, query))
 
 
-@route("/v1/evaluations/{evaluation_id}/report")
+@route("/v1/evaluations/{evaluation_id}/report", scope="evaluate")
 def evaluation_report(evaluation_id: str) -> Response:
     from chalicelib.evaluation.report import CSP
     from chalicelib.jobs import service as evaluations
     from chalicelib.jobs.context import get_job_context
 
     jobs = get_job_context()
-    page = evaluations.report(jobs, evaluations.get_job(jobs, evaluation_id))
+    page = evaluations.report(jobs, evaluations.get_job(jobs, evaluation_id, caller()))
     return Response(
         body=page,
         status_code=200,
@@ -226,7 +232,7 @@ def evaluation_report(evaluation_id: str) -> Response:
     )
 
 
-@route("/v1/evaluations/{evaluation_id}/results.json")
+@route("/v1/evaluations/{evaluation_id}/results.json", scope="evaluate")
 def evaluation_results(evaluation_id: str) -> Response:
     from chalicelib.jobs import service as evaluations
     from chalicelib.jobs.context import get_job_context
@@ -234,27 +240,27 @@ def evaluation_results(evaluation_id: str) -> Response:
 
     jobs = get_job_context()
     query = parse_query(current_request(app), ResultsQuery)
-    job = evaluations.get_job(jobs, evaluation_id)
+    job = evaluations.get_job(jobs, evaluation_id, caller())
     return json_response(evaluations.results_document(jobs, job, query.format == "lm-eval"))
 
 
-@route("/v1/evaluations/{evaluation_id}/retry", methods=["POST"])
+@route("/v1/evaluations/{evaluation_id}/retry", scope="evaluate", methods=["POST"])
 def retry_evaluation(evaluation_id: str) -> Response:
     from chalicelib.jobs import service as evaluations
     from chalicelib.jobs.context import get_job_context
 
     jobs = get_job_context()
-    job = evaluations.retry(jobs, evaluations.get_job(jobs, evaluation_id))
+    job = evaluations.retry(jobs, evaluations.get_job(jobs, evaluation_id, caller()))
     return accepted(job.evaluation_id, job.status)
 
 
-@route("/v1/evaluations/{evaluation_id}/cancel", methods=["POST"])
+@route("/v1/evaluations/{evaluation_id}/cancel", scope="evaluate", methods=["POST"])
 def cancel_evaluation(evaluation_id: str) -> Response:
     from chalicelib.jobs import service as evaluations
     from chalicelib.jobs.context import get_job_context
 
     jobs = get_job_context()
-    job = evaluations.cancel(jobs, evaluations.get_job(jobs, evaluation_id))
+    job = evaluations.cancel(jobs, evaluations.get_job(jobs, evaluation_id, caller()))
     return accepted(job.evaluation_id, job.status)
 
 

@@ -1,4 +1,5 @@
-"""Create and revoke API keys: a key is shown once; only its SHA-256 is ever stored."""
+"""Create and revoke API keys: a key is shown once; only its SHA-256 (with the key's scopes,
+chalicelib/scopes.py) is ever stored."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import secrets
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
+from chalicelib.scopes import SCOPES, KeyEntry, Scope
 from chalicelib.secrets import hash_api_key
 from chalicelib.settings import split_key_hashes
 
@@ -38,22 +40,27 @@ def _store_hashes(parameter: str, hashes: list[str]) -> None:
     )
 
 
-def add_key_hash(parameter: str, digest: str) -> int:
-    """Append `digest` to the SSM SecureString of key hashes (created if missing); returns the
-    number of hashes now stored."""
-    hashes = _stored_hashes(parameter)
-    if digest not in hashes:
-        hashes.append(digest)
+def _digest_of(entry: str) -> str:
+    return entry.partition(":")[0]
+
+
+def add_key_hash(parameter: str, entry: str) -> int:
+    """Store `entry` (`HASH` or `HASH:scope+scope`) in the SSM SecureString of key entries
+    (created if missing), replacing an entry of the same hash; returns the entries now stored."""
+    digest = _digest_of(entry)
+    hashes = [h for h in _stored_hashes(parameter) if _digest_of(h) != digest] + [entry]
     _store_hashes(parameter, hashes)
     return len(hashes)
 
 
 def remove_key_hash(parameter: str, digest: str) -> bool:
-    """Take `digest` out of the stored hashes; False when it was not there."""
+    """Take the entry of `digest` (whatever its scopes) out of the stored ones; False when it
+    was not there."""
     hashes = _stored_hashes(parameter)
-    if digest not in hashes:
+    kept = [h for h in hashes if _digest_of(h) != digest]
+    if len(kept) == len(hashes):
         return False
-    _store_hashes(parameter, [h for h in hashes if h != digest])
+    _store_hashes(parameter, kept)
     return True
 
 
@@ -96,26 +103,32 @@ def add_to_usage_plan(usage_plan_id: str, digest: str, name: str) -> str:
 
 
 def create_api_key(
-    parameter: str | None, usage_plan_id: str | None = None, stage: str = "local"
+    parameter: str | None,
+    usage_plan_id: str | None = None,
+    stage: str = "local",
+    scopes: frozenset[Scope] = frozenset(SCOPES),
 ) -> tuple[str, str, int | None]:
-    """(key, its hash, hashes stored in `parameter` or None when there is no parameter).
+    """(key, its stored entry `HASH[:scope+scope]`, entries stored in `parameter` or None when
+    there is no parameter).
 
     The usage plan comes first (a stored hash the plan lacks would be refused at the gateway),
     and is undone if storing the hash fails: nothing is left half made."""
     key = new_api_key()
-    digest = hash_api_key(key)
+    entry = KeyEntry(hash_api_key(key), scopes)
     plan_key = None
     if usage_plan_id:
-        plan_key = add_to_usage_plan(usage_plan_id, digest, name=f"tunegate-{stage}-{digest[:12]}")
+        plan_key = add_to_usage_plan(
+            usage_plan_id, entry.digest, name=f"tunegate-{stage}-{entry.owner}"
+        )
     try:
-        stored = add_key_hash(parameter, digest) if parameter else None
+        stored = add_key_hash(parameter, entry.entry()) if parameter else None
     except Exception:
         if usage_plan_id and plan_key:
             apigateway = aws.client("apigateway")
             apigateway.delete_usage_plan_key(usagePlanId=usage_plan_id, keyId=plan_key)
             apigateway.delete_api_key(apiKey=plan_key)
         raise
-    return key, digest, stored
+    return key, entry.entry(), stored
 
 
 def revoke_api_key(parameter: str | None, digest: str, *, gateway: bool) -> tuple[bool, int]:

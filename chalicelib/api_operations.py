@@ -26,7 +26,13 @@ MODEL_ERRORS = (429, 502, 503, 504)
 
 OPERATIONS = [
     Operation("get", "/health", "Liveness and version", {200: HealthResponse}, public=True),
-    Operation("get", "/v1/models", "Deployments (no ARNs, no keys)", {200: ModelsResponse}),
+    Operation(
+        "get",
+        "/v1/models",
+        "Deployments (no ARNs, no keys)",
+        {200: ModelsResponse},
+        scope="invoke",
+    ),
     Operation(
         "post",
         "/v1/models/{name}/invoke",
@@ -34,6 +40,7 @@ OPERATIONS = [
         {200: InvokeResponse},
         body=InvokeRequest,
         errors=MODEL_ERRORS,
+        scope="invoke",
     ),
     Operation(
         "post",
@@ -51,6 +58,7 @@ OPERATIONS = [
         "Feedback of a deployment in a time window",
         {200: FeedbackSummaryResponse},
         query=SummaryQuery,
+        scope="evaluate",
     ),
     Operation(
         "get",
@@ -58,6 +66,7 @@ OPERATIONS = [
         "Rated answers as fine-tuning JSON Lines",
         {200: ("application/x-ndjson", TEXT)},
         query=ExportQuery,
+        scope="evaluate",
     ),
     Operation(
         "get",
@@ -79,8 +88,15 @@ OPERATIONS = [
         "Start an evaluation job",
         {202: EvaluationAccepted},
         body=EvaluationRequest,
+        scope="evaluate",
     ),
-    Operation("get", "/v1/evaluations/{evaluation_id}", "An evaluation", {200: EvaluationStatus}),
+    Operation(
+        "get",
+        "/v1/evaluations/{evaluation_id}",
+        "An evaluation",
+        {200: EvaluationStatus},
+        scope="evaluate",
+    ),
     Operation(
         "get",
         "/v1/evaluations/{evaluation_id}/items",
@@ -88,6 +104,7 @@ OPERATIONS = [
         {200: ItemsPage},
         query=ItemsQuery,
         errors=(409,),
+        scope="evaluate",
     ),
     Operation(
         "get",
@@ -95,6 +112,7 @@ OPERATIONS = [
         "Self-contained HTML report",
         {200: ("text/html", TEXT)},
         errors=(409,),
+        scope="evaluate",
     ),
     Operation(
         "get",
@@ -103,6 +121,7 @@ OPERATIONS = [
         {200: (JSON, ANY_OBJECT)},
         query=ResultsQuery,
         errors=(409,),
+        scope="evaluate",
     ),
     Operation(
         "post",
@@ -110,6 +129,7 @@ OPERATIONS = [
         "Re-run the items that errored",
         {202: EvaluationAccepted},
         errors=(409,),
+        scope="evaluate",
     ),
     Operation(
         "post",
@@ -117,5 +137,6 @@ OPERATIONS = [
         "Stop a running evaluation",
         {202: EvaluationAccepted},
         errors=(409,),
+        scope="evaluate",
     ),
 ]

@@ -25,11 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bootstrap.set_defaults(handler=_bootstrap)
     policy = subparsers.add_parser(
-        "policy", help="write .chalice/policy-<stage>.json from the stage's registry"
+        "policy",
+        help="write each function's .chalice/policy-<stage>[-worker|-authorizer].json from the "
+        "stage's registry",
     )
     policy.add_argument("--account-id", required=True, help="12-digit AWS account id")
     policy.add_argument("--region", required=True)
-    policy.add_argument("--out", help="file to write (default .chalice/policy-<stage>.json)")
+    policy.add_argument("--out", help="folder to write them to (default .chalice)")
     policy.set_defaults(handler=_policy)
     create_key = subparsers.add_parser(
         "create-api-key",
@@ -39,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--usage-plan-id",
         help="also add the key's hash to this API Gateway usage plan (stack output "
         "ApiKeyUsagePlanId), so the gateway throttles the key on its own",
+    )
+    create_key.add_argument(
+        "--scopes",
+        type=_scopes_argument,
+        default=None,
+        help="comma-separated scopes of the key: invoke, evaluate, admin (default: all three)",
     )
     create_key.set_defaults(handler=_create_api_key)
     revoke_key = subparsers.add_parser(
@@ -76,22 +84,33 @@ def _openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scopes_argument(text: str) -> frozenset[str]:
+    from chalicelib.scopes import parse_scopes
+
+    try:
+        return parse_scopes(text, ",")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _create_api_key(args: argparse.Namespace) -> int:
     from chalicelib.api_keys import create_api_key
+    from chalicelib.scopes import SCOPES, join_scopes
     from chalicelib.settings import get_settings
 
     parameter = get_settings().api_key_hashes_parameter
-    key, digest, stored = create_api_key(parameter, args.usage_plan_id, args.stage)
+    scopes = args.scopes or frozenset(SCOPES)
+    key, entry, stored = create_api_key(parameter, args.usage_plan_id, args.stage, scopes)
+    digest = entry.partition(":")[0]
     print(f"API key (shown once, not stored): {key}")
     print(f"Its SHA-256 (to revoke it): {digest}")
+    print(f"Its scopes: {join_scopes(scopes).replace('+', ', ')}")
     if args.usage_plan_id:
         print(f"The hash is an API Gateway key in usage plan {args.usage_plan_id}.")
     if stored is None:
-        print(
-            f"No API_KEY_HASHES_PARAMETER for stage {args.stage}: add to API_KEY_HASHES: {digest}"
-        )
+        print(f"No API_KEY_HASHES_PARAMETER for stage {args.stage}: add to API_KEY_HASHES: {entry}")
     else:
-        print(f"Its SHA-256 was added to {parameter} ({stored} key(s) now valid).")
+        print(f"Its entry {entry} was added to {parameter} ({stored} key(s) now valid).")
     return 0
 
 
@@ -102,7 +121,8 @@ def _revoke_api_key(args: argparse.Namespace) -> int:
     from chalicelib.secrets import hash_api_key
     from chalicelib.settings import get_settings
 
-    digest = hash_api_key(args.key) if args.key else args.key_hash.strip().lower()
+    # The stored entry (`HASH:scope+scope`) is accepted too: only its hash names the key.
+    digest = hash_api_key(args.key) if args.key else args.key_hash.strip().lower().partition(":")[0]
     if not re.fullmatch(r"[0-9a-f]{64}", digest):
         print("--key-hash must be a hex SHA-256 digest", file=sys.stderr)
         return 2
@@ -118,24 +138,21 @@ def _revoke_api_key(args: argparse.Namespace) -> int:
 
 def _policy(args: argparse.Namespace) -> int:
     import json
+    from pathlib import Path
 
-    from chalicelib.iam import authorizer_policy, stage_policy
+    from chalicelib.iam import function_policies, policy_file
     from chalicelib.registry import load_registry
     from chalicelib.settings import get_settings
     from chalicelib.stages import PROJECT_DIR
 
     settings = get_settings()
     registry = load_registry(settings.models_file)
-    where = {"account_id": args.account_id, "region": args.region}
-    documents = {
-        args.out or PROJECT_DIR / ".chalice" / f"policy-{args.stage}.json": stage_policy(
-            registry, settings, **where
-        )
-    }
-    if settings.api_key_authorizer:
-        authorizer_file = PROJECT_DIR / ".chalice" / f"policy-{args.stage}-authorizer.json"
-        documents[authorizer_file] = authorizer_policy(settings, **where)
-    for out, document in documents.items():
+    folder = Path(args.out) if args.out else PROJECT_DIR / ".chalice"
+    policies = function_policies(
+        registry, settings, account_id=args.account_id, region=args.region
+    )
+    for function, document in policies.items():
+        out = folder / policy_file(args.stage, function)
         with open(out, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2)
             handle.write("\n")

@@ -41,6 +41,10 @@ class Unauthorized(TunegateError):
     status, code = 401, "unauthorized"
 
 
+class Forbidden(TunegateError):
+    status, code = 403, "forbidden"
+
+
 class InvalidFeedbackToken(TunegateError):
     status, code = 403, "invalid_feedback_token"
 

@@ -8,6 +8,14 @@ hashes the presented key, checks the hash against the stored ones, and names the
 request's `usageIdentifierKey`. `create-api-key --usage-plan-id` registers that same hash as an
 API Gateway key in the plan. A wrong key is refused at the gateway, before the API Lambda
 runs; the app still checks every key itself, so `chalice local` and deployed behave the same.
+
+Scopes are enforced by the app alone; the authorizer authenticates and only reports the key's
+scopes in its context (for access logs). Three reasons: a gateway refusal has one status per
+kind (a scope denied by the policy would come back as ACCESS_DENIED, the same answer as a wrong
+key, where the contract wants 401 for one and 403 `forbidden` for the other); API Gateway caches
+the answer per key for every route, so a per-route decision there would be cached for routes it
+was never made for; and one rule in one place (chalicelib/scopes.py, `api_route`) cannot
+disagree with a copy of itself. Both sides read the same stored entries through `known_key`.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.secrets import known_key_hash
+from chalicelib.scopes import join_scopes
+from chalicelib.secrets import known_key
 
 AUTHORIZER_HEADER = "x-api-key"
 
@@ -34,11 +43,13 @@ def stage_wide(method_arn: str) -> str:
 def authorize(
     presented: str | None, method_arn: str, known_hashes: Iterable[str]
 ) -> dict[str, Any]:
-    """The authorizer's answer: Allow with the key's hash as usage-plan key, or Deny."""
-    digest = known_key_hash(presented, known_hashes) if presented else None
+    """The authorizer's answer: Allow (whatever the key's scopes: the app checks them) with the
+    key's hash as usage-plan key, or Deny."""
+    entry = known_key(presented, known_hashes) if presented else None
+    digest = entry.digest if entry else None
     answer: dict[str, Any] = {
         # Enough to tell keys apart in access logs; never the key, and not the whole hash.
-        "principalId": f"key-{digest[:12]}" if digest else "anonymous",
+        "principalId": f"key-{entry.owner}" if entry else "anonymous",
         "policyDocument": {
             "Version": "2012-10-17",
             "Statement": [
@@ -49,7 +60,7 @@ def authorize(
                 }
             ],
         },
-        "context": {},
+        "context": {"scopes": join_scopes(entry.scopes)} if entry else {},
     }
     if digest:
         answer["usageIdentifierKey"] = digest

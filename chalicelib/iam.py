@@ -1,10 +1,14 @@
-"""Least-privilege IAM for a stage, derived from its registry and resource names.
+"""Least-privilege IAM, one role per function, derived from the stage's registry and settings.
 
-`python -m chalicelib.cli --stage dev policy --account-id N --region R` writes
-`.chalice/policy-dev.json`: model invocation only on the registry's models, storage actions only
-on the stage's own table, queue, bucket, parameter and secrets. The one wildcard is X-Ray, whose
-write actions have no resource-level permissions. A stage with the gateway's key authorizer also
-gets `.chalice/policy-dev-authorizer.json`: that function reads the key hashes, nothing else.
+`python -m chalicelib.cli --stage dev policy --account-id N --region R` writes the inline policy
+of each function: `.chalice/policy-dev.json` (the API), `policy-dev-worker.json` (the
+evaluation worker) and, with the gateway's key authorizer, `policy-dev-authorizer.json`; each
+function names its file in `.chalice/config.json`. They grant what is outside the stack: model
+invocation only on the registry's models, the key-hash parameter and secrets only to the
+functions that read them, logs and X-Ray. The stack's own tables, queue and bucket are granted
+per role by exact ARN in `infra/resources.json` (ApiResourcesPolicy, WorkerResourcesPolicy).
+tests/jobs/test_iam_usage.py runs each function against the local stack and checks that every
+grant is used and every call granted.
 """
 
 from __future__ import annotations
@@ -12,18 +16,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chalicelib.feedback_store import MODEL_INDEX
 from chalicelib.registry import Registry
 from chalicelib.settings import Settings
 
-_TABLE_READ_WRITE = [
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:Query",
-]
+#: Each function's resource name in the packaged template (Chalice names them).
+FUNCTION_LOGICAL_IDS = {
+    "api": "APIHandler",
+    "worker": "EvaluationWorker",
+    "authorizer": "ApiKeyAuthorizer",
+}
 #: Actions AWS defines only on "*" (no resource-level permissions).
 RESOURCELESS_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
 
@@ -51,46 +52,52 @@ class _Statements:
         return {"Version": "2012-10-17", "Statement": self.statements}
 
 
-def stage_policy(
+def policy_file(stage: str, function: str) -> str:
+    """The file name under .chalice/: the API's is the stage's default (`iam_policy_file`),
+    the others are named per function in config.json's `lambda_functions`."""
+    return f"policy-{stage}.json" if function == "api" else f"policy-{stage}-{function}.json"
+
+
+def function_policies(
+    registry: Registry, settings: Settings, *, account_id: str, region: str
+) -> dict[str, dict[str, Any]]:
+    """The inline policy of each function: `api`, `worker`, and `authorizer` when the stage has
+    the gateway's key authorizer."""
+    where = {"account_id": account_id, "region": region}
+    policies = {
+        "api": api_policy(registry, settings, **where),
+        "worker": worker_policy(registry, settings, **where),
+    }
+    if settings.api_key_authorizer:
+        policies["authorizer"] = authorizer_policy(settings, **where)
+    return policies
+
+
+def api_policy(
     registry: Registry, settings: Settings, *, account_id: str, region: str
 ) -> dict[str, Any]:
-    prefix = f"arn:aws:dynamodb:{region}:{account_id}:table"
+    """Invoke calls the models; the key check reads the key hashes; feedback tokens need their
+    key; OpenAI-compatible deployments their API keys."""
     policy = _Statements()
-    allow = policy.allow
-    bedrock = {
-        model_arn(d.model_id, region) for d in registry.deployments if d.provider == "bedrock"
-    }
-    allow("InvokeRegistryModels", ["bedrock:InvokeModel"], list(bedrock))
-    tables = [settings.invocations_table, settings.feedback_table, settings.evaluations_table]
-    allow("StageTables", _TABLE_READ_WRITE, [f"{prefix}/{t}" for t in tables])
-    allow(
-        "FeedbackByModel",
-        ["dynamodb:Query"],
-        [f"{prefix}/{settings.feedback_table}/index/{MODEL_INDEX}"],
-    )
-    allow(
-        "EvaluationQueue",
-        [
-            "sqs:SendMessage",
-            "sqs:ReceiveMessage",
-            "sqs:DeleteMessage",
-            "sqs:ChangeMessageVisibility",
-            "sqs:GetQueueAttributes",
-            "sqs:GetQueueUrl",
-        ],
-        [f"arn:aws:sqs:{region}:{account_id}:{settings.evaluation_queue}"],
-    )
-    bucket = f"arn:aws:s3:::{settings.results_bucket}"
-    allow("ResultsObjects", ["s3:GetObject", "s3:PutObject"], [f"{bucket}/*"])
-    allow("ResultsBucket", ["s3:ListBucket"], [bucket])
-    # A chunk attempt that lost its commit deletes its own results object (jobs/worker.py).
-    allow("DiscardChunkResults", ["s3:DeleteObject"], [f"{bucket}/evaluations/*/chunks/*"])
+    _models(policy, registry, region)
     _key_hashes(policy, settings, account_id=account_id, region=region)
-    secrets = {d.api_key_secret_arn for d in registry.deployments if d.api_key_secret_arn}
+    secrets = _provider_secrets(registry)
     if settings.feedback_token_secret_arn:
         secrets.add(settings.feedback_token_secret_arn)
-    allow("Secrets", ["secretsmanager:GetSecretValue"], [secret_resource(arn) for arn in secrets])
-    _logs_and_tracing(policy, settings, account_id=account_id, region=region)
+    _secrets(policy, secrets)
+    _logs_and_tracing(policy, settings, "api", account_id=account_id, region=region)
+    return policy.document()
+
+
+def worker_policy(
+    registry: Registry, settings: Settings, *, account_id: str, region: str
+) -> dict[str, Any]:
+    """Evaluation calls the models (and their providers' keys), nothing else outside the stack:
+    no key hashes, no feedback-token key."""
+    policy = _Statements()
+    _models(policy, registry, region)
+    _secrets(policy, _provider_secrets(registry))
+    _logs_and_tracing(policy, settings, "worker", account_id=account_id, region=region)
     return policy.document()
 
 
@@ -98,8 +105,25 @@ def authorizer_policy(settings: Settings, *, account_id: str, region: str) -> di
     """The API key authorizer (chalicelib/gateway_auth.py): the key hashes, its logs, X-Ray."""
     policy = _Statements()
     _key_hashes(policy, settings, account_id=account_id, region=region)
-    _logs_and_tracing(policy, settings, account_id=account_id, region=region)
+    _logs_and_tracing(policy, settings, "authorizer", account_id=account_id, region=region)
     return policy.document()
+
+
+def _models(policy: _Statements, registry: Registry, region: str) -> None:
+    # Converse is authorised as bedrock:InvokeModel.
+    bedrock = {
+        model_arn(d.model_id, region) for d in registry.deployments if d.provider == "bedrock"
+    }
+    policy.allow("InvokeRegistryModels", ["bedrock:InvokeModel"], list(bedrock))
+
+
+def _provider_secrets(registry: Registry) -> set[str]:
+    return {d.api_key_secret_arn for d in registry.deployments if d.api_key_secret_arn}
+
+
+def _secrets(policy: _Statements, arns: set[str]) -> None:
+    resources = [secret_resource(arn) for arn in arns]
+    policy.allow("Secrets", ["secretsmanager:GetSecretValue"], resources)
 
 
 def _key_hashes(policy: _Statements, settings: Settings, *, account_id: str, region: str) -> None:
@@ -110,12 +134,15 @@ def _key_hashes(policy: _Statements, settings: Settings, *, account_id: str, reg
 
 
 def _logs_and_tracing(
-    policy: _Statements, settings: Settings, *, account_id: str, region: str
+    policy: _Statements, settings: Settings, function: str, *, account_id: str, region: str
 ) -> None:
+    # CloudFormation names a function `<stack>-<logical id>-<suffix>` (the template sets no
+    # FunctionName), and the stack is `tunegate-<stage>`: each role writes only its own logs.
+    group = f"/aws/lambda/tunegate-{settings.stage}-{FUNCTION_LOGICAL_IDS[function]}-*"
     policy.allow(
         "Logs",
         ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-        [f"arn:aws:logs:{region}:{account_id}:log-group:/aws/lambda/tunegate-{settings.stage}-*"],
+        [f"arn:aws:logs:{region}:{account_id}:log-group:{group}"],
     )
     tracing = sorted(RESOURCELESS_ACTIONS)
     policy.statements.append(

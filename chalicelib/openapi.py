@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from chalicelib import __version__
+from chalicelib.scopes import Scope
 
 JSON = "application/json"
 ERROR_CODES = {
@@ -27,6 +28,14 @@ ERROR_CODES = {
 }
 
 
+SCOPES_DESCRIPTION = (
+    "Each key carries scopes (a route's own is in its `security` and `x-tunegate-scope`): "
+    "`invoke` (invoke, model list), `evaluate` (evaluations, feedback summary and export), "
+    "`admin` (deployments, tuning, provisioning; also reads every key's evaluations). "
+    "A valid key without the route's scope gets 403 `forbidden`."
+)
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -36,6 +45,8 @@ class Operation:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     public: bool = False
+    #: The key scope the route needs (chalicelib/scopes.py); None only for public routes.
+    scope: Scope | None = None
     errors: tuple[int, ...] = ()
     content_type: str = JSON
     tags: tuple[str, ...] = field(default_factory=tuple)
@@ -83,6 +94,8 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
     components: dict[str, Any] = {"Error": ERROR_SCHEMA}
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
+        if op.public == (op.scope is not None):
+            raise ValueError(f"{op.method} {op.path}: public, or names its scope")
         responses: dict[str, Any] = {}
         for status, payload in op.responses.items():
             if isinstance(payload, tuple):  # (content type, schema) for non-JSON bodies
@@ -98,12 +111,15 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
                     "description": "OK",
                     "content": {JSON: {"schema": _schema(payload, components)}},
                 }
-        errors = set(op.errors) | {400, 404, 500} | (set() if op.public else {401})
+        errors = set(op.errors) | {400, 404, 500} | (set() if op.public else {401, 403})
         if op.body is not None:
             errors |= {413, 415}
         for status in sorted(errors):
+            description = ERROR_CODES.get(status, "internal_error")
+            if status == 403 and not op.public:
+                description = "forbidden (the API key lacks the route's scope)"
             responses[str(status)] = {
-                "description": ERROR_CODES.get(status, "internal_error"),
+                "description": description,
                 "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
             }
         operation: dict[str, Any] = {
@@ -127,7 +143,9 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
                 "content": {op.content_type: {"schema": _schema(op.body, components)}},
             }
         if not op.public:
-            operation["security"] = [{"ApiKey": []}]
+            # OpenAPI 3.1 lets a non-OAuth requirement list role names: the key's scope.
+            operation["security"] = [{"ApiKey": [op.scope]}]
+            operation["x-tunegate-scope"] = op.scope
         paths.setdefault(op.path, {})[op.method] = operation
     return {
         "openapi": "3.1.0",
@@ -135,7 +153,14 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
+            "securitySchemes": {
+                "ApiKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "x-api-key",
+                    "description": SCOPES_DESCRIPTION,
+                }
+            },
         },
     }
 

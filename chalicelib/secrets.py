@@ -7,7 +7,9 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 
-from chalicelib.errors import ConfigurationError, Unauthorized
+from chalicelib.errors import ConfigurationError, Forbidden, Unauthorized
+from chalicelib.observability import logger
+from chalicelib.scopes import KeyEntry, Scope, parse_key_entry
 from chalicelib.settings import Settings, split_key_hashes
 
 _CACHE_SECONDS = 300
@@ -17,6 +19,7 @@ INVALID_API_KEY = "The API key is not valid."
 
 
 def api_key_hashes(settings: Settings) -> frozenset[str]:
+    """The stored key entries (`HASH` or `HASH:scope+scope`)."""
     if settings.api_key_hashes_parameter:
         from aws_lambda_powertools.utilities import parameters
 
@@ -31,17 +34,34 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def known_key_hash(presented: str, known_hashes: Iterable[str]) -> str | None:
-    """The key's SHA-256 if it is one of `known_hashes` (each compared in constant time)."""
+def known_key(presented: str, stored_entries: Iterable[str]) -> KeyEntry | None:
+    """The stored entry of the presented key, if any (every digest compared in constant time).
+
+    An entry that does not parse (a hand-edited SSM value) grants nothing and is logged: the
+    other keys keep working, and no request can turn a bad entry into a 500."""
     digest = hash_api_key(presented)
-    return digest if any(hmac.compare_digest(digest, k) for k in known_hashes) else None
+    found: KeyEntry | None = None
+    for text in stored_entries:
+        try:
+            entry = parse_key_entry(text)
+        except ValueError as exc:
+            logger.warning("ignored a malformed API key entry", extra={"reason": str(exc)})
+            continue
+        if hmac.compare_digest(digest, entry.digest):
+            found = entry
+    return found
 
 
-def require_api_key(presented: str | None, settings: Settings) -> None:
+def require_api_key(presented: str | None, settings: Settings, scope: Scope) -> KeyEntry:
+    """The caller's key entry; 401 for a missing or unknown key, 403 when it lacks `scope`."""
     if not presented:
         raise Unauthorized(MISSING_API_KEY)
-    if known_key_hash(presented, api_key_hashes(settings)) is None:
+    entry = known_key(presented, api_key_hashes(settings))
+    if entry is None:
         raise Unauthorized(INVALID_API_KEY)
+    if not entry.allows(scope):
+        raise Forbidden(f"This API key lacks the {scope!r} scope this route needs.")
+    return entry
 
 
 def feedback_token_secret(settings: Settings) -> bytes:

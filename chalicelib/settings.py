@@ -9,11 +9,13 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from chalicelib.errors import ConfigurationError
+from chalicelib.scopes import parse_key_entry
 from chalicelib.stages import PROJECT_DIR
 
 
 def split_key_hashes(text: str) -> list[str]:
-    """The comma-separated API key hashes of API_KEY_HASHES or its SSM parameter, in order."""
+    """The comma-separated API key entries (`HASH` or `HASH:scope+scope`, see
+    chalicelib/scopes.py) of API_KEY_HASHES or its SSM parameter, in order."""
     return [part.strip().lower() for part in text.split(",") if part.strip()]
 
 
@@ -62,10 +64,15 @@ class Settings(BaseModel):
 
     @field_validator("api_key_hashes")
     @classmethod
-    def _hex_digests(cls, value: frozenset[str]) -> frozenset[str]:
-        for digest in value:
-            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-                raise ValueError("API_KEY_HASHES must hold hex SHA-256 digests")
+    def _key_entries(cls, value: frozenset[str]) -> frozenset[str]:
+        for entry in value:
+            try:
+                parse_key_entry(entry)
+            except ValueError as exc:
+                raise ValueError(
+                    f"API_KEY_HASHES must hold hex SHA-256 digests, each optionally followed by "
+                    f":scope+scope ({exc})"
+                ) from None
         return value
 
     @model_validator(mode="after")

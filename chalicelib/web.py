@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from chalice.app import Blueprint, Chalice, Request, Response
@@ -14,6 +15,7 @@ from chalicelib.errors import InvalidRequest, PayloadTooLarge, TunegateError, Un
 from chalicelib.observability import MetricUnit, logger, metrics, single_metric
 from chalicelib.payload import body_text
 from chalicelib.runtime import get_runtime
+from chalicelib.scopes import KeyEntry, Scope
 from chalicelib.secrets import require_api_key
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -33,30 +35,60 @@ _CHALICE_CODES = {
 }
 
 
+#: Set for the duration of a protected route: the caller's key entry (its scopes and owner).
+_caller: ContextVar[KeyEntry | None] = ContextVar("tunegate_caller", default=None)
+#: The attribute of a route's view function naming its scope (None: public); tests and the
+#: OpenAPI check read it.
+SCOPE_ATTRIBUTE = "tunegate_scope"
+
+
 def api_route(
-    owner: Chalice | Blueprint, path: str, *, public: bool = False, **options: Any
+    owner: Chalice | Blueprint,
+    path: str,
+    *,
+    scope: Scope | None = None,
+    public: bool = False,
+    **options: Any,
 ) -> Callable[[Callable[..., Any]], Any]:
-    """`route` plus the API-key check and the one translation of domain errors to responses.
+    """`route` plus the API-key and scope check and the one translation of domain errors to
+    responses. A protected route must name its scope: forgetting it fails at import, never
+    opens the route to every key.
 
     Works for the app and for blueprints, so every route family shares the same edge."""
+    if public == (scope is not None):
+        raise TypeError(f"{path}: a route is either public or names its scope")
 
     def decorate(view: Callable[..., Any]) -> Any:
         @functools.wraps(view)
         def handler(**kwargs: Any) -> Any:
+            token = None
             try:
-                if not public:
+                if scope is not None:
                     request = owner.current_request
                     key = request.headers.get("x-api-key") if request else None
-                    require_api_key(key, get_runtime().settings)
+                    entry = require_api_key(key, get_runtime().settings, scope)
+                    token = _caller.set(entry)
                 return view(**kwargs)
             except TunegateError as exc:
                 if exc.status >= 500:
                     logger.warning("request failed", extra={"error_code": exc.code})
                 return error_response(exc)
+            finally:
+                if token is not None:
+                    _caller.reset(token)
 
+        setattr(handler, SCOPE_ATTRIBUTE, scope)
         return owner.route(path, **options)(handler)
 
     return decorate
+
+
+def caller() -> KeyEntry:
+    """The key of the protected route being served."""
+    entry = _caller.get()
+    if entry is None:  # only outside a protected route
+        raise RuntimeError("no authenticated caller")
+    return entry
 
 
 def api_routes(
@@ -65,10 +97,12 @@ def api_routes(
     """`api_route` bound to `owner`, adding `protected_options` (the gateway's key check:
     authorizer and `api_key_required`) to every route that is not public."""
 
-    def route(path: str, *, public: bool = False, **options: Any) -> Any:
+    def route(
+        path: str, *, scope: Scope | None = None, public: bool = False, **options: Any
+    ) -> Any:
         if not public:
             options = {**(protected_options or {}), **options}
-        return api_route(owner, path, public=public, **options)
+        return api_route(owner, path, scope=scope, public=public, **options)
 
     return route
 

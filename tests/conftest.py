@@ -6,6 +6,7 @@ imported, and the same process-wide app is reused by every test (as a warm Lambd
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -16,7 +17,24 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-API_KEY = "test-api-key-0123456789"
+API_KEY = "test-api-key-0123456789"  # a bare hash entry: every scope
+#: Keys with fewer scopes (CONTRACT section 3), stored as `HASH:scope+scope` next to API_KEY.
+SCOPED_KEYS = {
+    "test-invoke-key": "invoke",
+    "test-evaluate-key": "evaluate",
+    "test-other-evaluate-key": "invoke+evaluate",
+    "test-admin-evaluate-key": "evaluate+admin",
+    "test-admin-only-key": "admin",
+}
+
+
+def key_entries() -> str:
+    """API_KEY_HASHES of the test stack: API_KEY (all scopes) and every key of SCOPED_KEYS."""
+    entries = [hashlib.sha256(API_KEY.encode()).hexdigest()]
+    entries += [f"{hashlib.sha256(k.encode()).hexdigest()}:{s}" for k, s in SCOPED_KEYS.items()]
+    return ",".join(entries)
+
+
 LABELS = {
     "type": "label",
     "labels": ["negative", "neutral", "positive"],
@@ -110,6 +128,7 @@ def local_stack() -> Iterator[Any]:
         "MODEL_MAX_ATTEMPTS": "3",
         "TEST_OPENAI_KEY": "sk-test",
         "CORS_ALLOW_ORIGINS": "http://widget.test, http://127.0.0.1:8765",
+        "API_KEY_HASHES": key_entries(),
     }
     stack = start_local_stack(registry, api_key=API_KEY, extra_env=extra)
     yield stack
@@ -151,5 +170,5 @@ def run_python_json(
     return out
 
 
-def auth_headers(**extra: str) -> dict[str, str]:
-    return {"x-api-key": API_KEY, "content-type": "application/json", **extra}
+def auth_headers(key: str = API_KEY, **extra: str) -> dict[str, str]:
+    return {"x-api-key": key, "content-type": "application/json", **extra}

@@ -13,7 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.errors import Unauthorized
+from chalicelib.errors import Forbidden, Unauthorized
+from chalicelib.scopes import Scope
 from chalicelib.secrets import require_api_key
 from chalicelib.settings import settings_from_env
 from tests.conftest import ROOT
@@ -66,10 +67,46 @@ def test_keys_are_stored_only_as_hashes_and_accepted(local_stack: Any) -> None:
             "FEEDBACK_TOKEN_SECRET": "s",
         }
     )
-    require_api_key(first, settings)
-    require_api_key(second, settings)
+    require_api_key(first, settings, "admin")
+    require_api_key(second, settings, "invoke")
     with pytest.raises(Unauthorized):
-        require_api_key(first + "x", settings)
+        require_api_key(first + "x", settings, "evaluate")
+
+
+def test_a_key_made_with_scopes_is_stored_and_checked_with_them(local_stack: Any) -> None:
+    parameter = "/tunegate/test/scoped-hashes"
+    everything = create_key_at(parameter)
+    result = run_create_key("--scopes", "evaluate, invoke", parameter=parameter)
+    scoped = printed_key(result)
+    digest = hashlib.sha256(scoped.encode()).hexdigest()
+    assert f"{digest}:invoke+evaluate" in result.stdout
+    stored = boto3.client("ssm").get_parameter(Name=parameter, WithDecryption=True)["Parameter"]
+    assert stored["Value"].split(",") == [
+        hashlib.sha256(everything.encode()).hexdigest(),
+        f"{digest}:invoke+evaluate",
+    ]
+    assert accepts(parameter, scoped, "invoke") and accepts(parameter, scoped, "evaluate")
+    with pytest.raises(Forbidden):
+        accepts(parameter, scoped, "admin")
+    assert accepts(parameter, everything, "admin")
+
+    revoked = run_revoke("--key-hash", f"{digest}:invoke+evaluate", parameter=parameter)
+    assert revoked.returncode == 0, revoked.stderr
+    assert not accepts(parameter, scoped, "invoke") and accepts(parameter, everything, "invoke")
+
+
+@pytest.mark.parametrize("scopes", ["deploy", "invoke,", ""])
+def test_an_unknown_scope_is_refused_before_anything_is_made(local_stack: Any, scopes: str) -> None:
+    parameter = "/tunegate/test/refused-scopes"
+    result = run_create_key("--scopes", scopes, parameter=parameter)
+    assert result.returncode == 2 and "unknown scope" in result.stderr
+    assert "shown once" not in result.stdout
+    with pytest.raises(boto3.client("ssm").exceptions.ParameterNotFound):
+        boto3.client("ssm").get_parameter(Name=parameter)
+
+
+def create_key_at(parameter: str) -> str:
+    return printed_key(run_create_key(parameter=parameter))
 
 
 def test_a_key_joins_the_usage_plan_as_its_hash(local_stack: Any) -> None:
@@ -104,7 +141,7 @@ def run_revoke(*args: str, parameter: str) -> subprocess.CompletedProcess[str]:
     return run_key_command("revoke-api-key", *args, parameter=parameter)
 
 
-def accepts(parameter: str, key: str) -> bool:
+def accepts(parameter: str, key: str, scope: Scope = "invoke") -> bool:
     """The deployed app's check, read fresh (Powertools caches parameters per process)."""
     from aws_lambda_powertools.utilities import parameters
 
@@ -117,7 +154,7 @@ def accepts(parameter: str, key: str) -> bool:
         }
     )
     try:
-        require_api_key(key, settings)
+        require_api_key(key, settings, scope)
     except Unauthorized:
         return False
     return True

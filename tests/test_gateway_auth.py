@@ -39,6 +39,16 @@ def test_a_valid_key_is_allowed_stage_wide_and_named_by_its_hash() -> None:
     assert answer["principalId"] == f"key-{DIGEST[:12]}"
 
 
+@pytest.mark.parametrize("scopes", ["invoke", "evaluate+admin", "admin"])
+def test_a_scoped_key_is_authenticated_and_its_scopes_left_to_the_app(scopes: str) -> None:
+    """The gateway only authenticates (gateway_auth.py says why): a valid key of any scope is
+    allowed stage-wide, named by its hash alone; the app answers 403 for a missing scope."""
+    answer = authorize(KEY, METHOD_ARN, {"0" * 64, f"{DIGEST}:{scopes}"})
+    assert statement(answer)["Effect"] == "Allow"
+    assert answer["usageIdentifierKey"] == DIGEST
+    assert answer["context"] == {"scopes": scopes}
+
+
 @pytest.mark.parametrize("presented", [KEY + "x", "", None, DIGEST])
 def test_anything_else_is_denied_without_a_usage_key(presented: str | None) -> None:
     answer = authorize(presented, METHOD_ARN, {DIGEST})
@@ -108,6 +118,12 @@ def test_deployed_routes_need_the_gateway_key_check_except_the_public_ones() -> 
     assert (out["header"], out["ttl"]) == ("x-api-key", 120)
     assert out["answer"]["usageIdentifierKey"] == DIGEST
     assert statement(out["answer"])["Effect"] == "Allow"
+
+
+def test_the_deployed_authorizer_reads_scoped_entries() -> None:
+    answer = deployed_app(KEY, API_KEY_HASHES=f"{DIGEST}:invoke")["answer"]
+    assert statement(answer)["Effect"] == "Allow"
+    assert answer["context"] == {"scopes": "invoke"}
 
 
 def test_the_deployed_authorizer_denies_a_wrong_key() -> None:

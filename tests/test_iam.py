@@ -1,5 +1,6 @@
-"""Least privilege: each stage's policy allows model calls on exactly its registry's models and
-storage on its own resources, with no wildcard resource beyond X-Ray's resourceless actions."""
+"""Least privilege: each function's inline policy allows model calls on exactly its registry's
+models, the key hashes and secrets only where they are read, with no wildcard resource beyond
+X-Ray's resourceless actions. (Every grant being used is tests/jobs/test_iam_usage.py.)"""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from typing import Any
 import pytest
 
 from chalicelib.iam import (
+    FUNCTION_LOGICAL_IDS,
     RESOURCELESS_ACTIONS,
     authorizer_policy,
+    function_policies,
     model_arn,
+    policy_file,
     secret_resource,
-    stage_policy,
 )
 from chalicelib.registry import load_registry
 from chalicelib.settings import settings_from_env
@@ -56,25 +59,64 @@ def stage_inputs(stage: str) -> tuple[Any, Any, set[str]]:
     return settings, registry, arns
 
 
+def policies(stage: str) -> dict[str, dict[str, Any]]:
+    settings, registry, _ = stage_inputs(stage)
+    return function_policies(registry, settings, account_id=ACCOUNTS[stage], region="us-east-1")
+
+
+def actions(policy: dict[str, Any]) -> set[str]:
+    return {a for statement in policy["Statement"] for a in statement["Action"]}
+
+
 @pytest.mark.parametrize("stage", ["local", "dev", "prod"])
-def test_committed_policy_is_least_privilege_and_current(stage: str) -> None:
-    settings, registry, arns = stage_inputs(stage)
-    committed = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
-    assert problems(committed, arns) == []
-    generated = stage_policy(registry, settings, account_id=ACCOUNTS[stage], region="us-east-1")
-    assert committed == generated, f"regenerate: python -m chalicelib.cli --stage {stage} policy"
+def test_committed_policies_are_least_privilege_and_current(stage: str) -> None:
+    _, _, arns = stage_inputs(stage)
+    generated = policies(stage)
+    assert set(generated) == (
+        {"api", "worker", "authorizer"} if stage != "local" else {"api", "worker"}
+    )
+    for function, policy in generated.items():
+        committed = json.loads((ROOT / ".chalice" / policy_file(stage, function)).read_text())
+        assert committed == policy, f"regenerate: python -m chalicelib.cli --stage {stage} policy"
+        assert problems(committed, arns if function != "authorizer" else set()) == []
 
 
-def test_config_points_every_stage_at_its_policy() -> None:
+def test_config_gives_each_function_its_own_policy() -> None:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     assert config["autogen_policy"] is False
     for stage, values in config["stages"].items():
-        assert values["iam_policy_file"] == f"policy-{stage}.json"
+        assert values["iam_policy_file"] == policy_file(stage, "api")
+        functions = values["lambda_functions"]
+        assert functions["evaluation_worker"]["iam_policy_file"] == policy_file(stage, "worker")
+        if "api_key_authorizer" in functions:
+            authorizer = functions["api_key_authorizer"]["iam_policy_file"]
+            assert authorizer == policy_file(stage, "authorizer")
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_only_the_functions_that_read_a_secret_may(stage: str) -> None:
+    """The API checks keys and signs feedback tokens; the worker does neither. Storage is
+    granted per role by the stack (infra/resources.json), never inline."""
+    generated = policies(stage)
+    outside_stack = {"bedrock:InvokeModel", *RESOURCELESS_ACTIONS}
+    logs = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+    assert actions(generated["api"]) == outside_stack | logs | {
+        "ssm:GetParameter",
+        "secretsmanager:GetSecretValue",
+    }
+    assert actions(generated["worker"]) == outside_stack | logs
+    for function, policy in generated.items():
+        [groups] = [s["Resource"] for s in policy["Statement"] if s["Sid"] == "Logs"]
+        logical_id = FUNCTION_LOGICAL_IDS[function]
+        assert groups == [
+            f"arn:aws:logs:us-east-1:{ACCOUNTS[stage]}:log-group:"
+            f"/aws/lambda/tunegate-{stage}-{logical_id}-*"
+        ]
 
 
 def test_the_check_catches_a_missing_arn_and_a_wildcard() -> None:
-    settings, registry, arns = stage_inputs("dev")
-    policy = stage_policy(registry, settings, account_id="123456789012", region="us-east-1")
+    _, _, arns = stage_inputs("dev")
+    policy = policies("dev")["api"]
     missing = copy.deepcopy(policy)
     missing["Statement"][0]["Resource"] = []
     assert any(p.startswith("missing") for p in problems(missing, arns))
@@ -101,8 +143,7 @@ def test_the_key_authorizer_reads_only_the_key_hashes(stage: str) -> None:
     committed = json.loads((ROOT / ".chalice" / f"policy-{stage}-authorizer.json").read_text())
     generated = authorizer_policy(settings, account_id=ACCOUNTS[stage], region="us-east-1")
     assert committed == generated, f"regenerate: python -m chalicelib.cli --stage {stage} policy"
-    actions = {a for statement in committed["Statement"] for a in statement["Action"]}
-    assert actions == {
+    assert actions(committed) == {
         "ssm:GetParameter",
         "logs:CreateLogGroup",
         "logs:CreateLogStream",

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from chalicelib.errors import ServiceUnavailable, Throttled, Unauthorized
+from chalicelib.iam import FUNCTION_LOGICAL_IDS, policy_file
 from chalicelib.secrets import INVALID_API_KEY, MISSING_API_KEY
 from devstack.lambda_vendor import vendor_lambda_dependencies
 
@@ -436,6 +437,30 @@ def test_an_alarm_sees_every_internal_error(merge_template: dict[str, Any]) -> N
         a.get("MetricName") == "Errors" and a.get("Dimensions") == [] and a["Threshold"] == 0
         for a in alarms
     )
+
+
+def test_each_function_has_its_own_role_and_only_its_own_policies(sam: dict[str, Any]) -> None:
+    """One role per function: its inline policy is its own file (chalicelib/iam.py), its
+    managed policy the stack's grants for it (tests/jobs/test_iam_usage.py checks both)."""
+    expected = {
+        "APIHandler": ("api", [{"Ref": "ApiResourcesPolicy"}]),
+        "EvaluationWorker": ("worker", [{"Ref": "WorkerResourcesPolicy"}]),
+        "ApiKeyAuthorizer": ("authorizer", []),
+    }
+    functions = _functions(sam)
+    assert set(functions) == set(expected)
+    roles = {}
+    for name, (function, managed) in expected.items():
+        assert FUNCTION_LOGICAL_IDS[function] == name
+        [role_name, attribute] = functions[name]["Properties"]["Role"]["Fn::GetAtt"]
+        assert attribute == "Arn"
+        roles[name] = role_name
+        role = sam["Resources"][role_name]["Properties"]
+        [inline] = role["Policies"]
+        committed = ROOT / ".chalice" / policy_file(STAGE, function)
+        assert inline["PolicyDocument"] == json.loads(committed.read_text()), name
+        assert role.get("ManagedPolicyArns", []) == managed, name
+    assert len(set(roles.values())) == len(expected)
 
 
 def _gateway_response(sam: dict[str, Any], kind: str) -> tuple[int, dict[str, Any], dict[str, str]]:

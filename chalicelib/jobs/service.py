@@ -28,6 +28,7 @@ from chalicelib.jobs.models import (
 from chalicelib.jobs.objects import MissingObject
 from chalicelib.jobs.planner import now_iso
 from chalicelib.payload import RESPONSE_BUDGET, json_cost
+from chalicelib.scopes import KeyEntry
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 #: Chunk objects one items page may read, so a rare status cannot make one request unbounded.
@@ -40,7 +41,7 @@ def location(evaluation_id: str) -> str:
     return f"/v1/evaluations/{evaluation_id}"
 
 
-def submit(ctx: JobContext, request: EvaluationRequest) -> JobRecord:
+def submit(ctx: JobContext, request: EvaluationRequest, owner: str | None = None) -> JobRecord:
     """Validate (models, then inline records, before anything is stored), store, queue a plan.
 
     An inline dataset is written just before its job record and deleted again when that write
@@ -83,6 +84,7 @@ def submit(ctx: JobContext, request: EvaluationRequest) -> JobRecord:
         seed=request.seed,
         samples=request.samples,
         skip_invalid_lines=request.skip_invalid_lines,
+        owner=owner,
     )
     try:
         ctx.store.create(job)
@@ -128,8 +130,18 @@ def _send_or_fail(ctx: JobContext, job: JobRecord, message: JobMessage) -> None:
         raise
 
 
-def get_job(ctx: JobContext, evaluation_id: str) -> JobRecord:
+def get_job(ctx: JobContext, evaluation_id: str, caller: KeyEntry) -> JobRecord:
+    """The job, if `caller` may see it: its creator, or a key with `admin`. Anyone else gets
+    the same 404 as for an id that does not exist, so ids cannot be probed."""
     job = ctx.store.get(evaluation_id) if _ID.match(evaluation_id) else None
+    if job is None or not (caller.allows("admin") or job.owner == caller.owner):
+        raise NotFound(f"No evaluation with id {evaluation_id!r}.")
+    return job
+
+
+def _reread(ctx: JobContext, evaluation_id: str) -> JobRecord:
+    """A job the caller was already allowed to see, read again after a change."""
+    job = ctx.store.get(evaluation_id)
     if job is None:
         raise NotFound(f"No evaluation with id {evaluation_id!r}.")
     return job
@@ -309,7 +321,7 @@ def retry(ctx: JobContext, job: JobRecord) -> JobRecord:
             sets={"status": job.status, "round": job.round, "finished_at": job.finished_at},
         )
         raise
-    return get_job(ctx, job.evaluation_id)
+    return _reread(ctx, job.evaluation_id)
 
 
 def cancel(ctx: JobContext, job: JobRecord) -> JobRecord:
@@ -317,7 +329,7 @@ def cancel(ctx: JobContext, job: JobRecord) -> JobRecord:
     and written out by a finaliser."""
     cancelled = ctx.store.cancel(job.evaluation_id, now_iso())
     if cancelled is None:
-        job = get_job(ctx, job.evaluation_id)
+        job = _reread(ctx, job.evaluation_id)
         if job.status == "cancelled" and job.outputs_round != job.round:
             cancelled = job  # cancelled, outputs not written: send the finaliser again
     if cancelled is None:
