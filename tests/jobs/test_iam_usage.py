@@ -275,6 +275,19 @@ def run_api(jobs: Harness, settings: Any) -> dict[str, str]:
         "/v1/feedback/export?model=sentiment-converse",
     ):
         assert jobs.get(path).status_code == 200, path
+    # A job record that cannot be written: the API takes its inline dataset back (item 3).
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = DEAD_ENDPOINT
+    aws.reset_clients()
+    try:
+        refused = jobs.client.http.post(
+            "/v1/evaluations",
+            headers=auth_headers(),
+            body=json.dumps({"models": MODELS, "dataset": {"records": drug_review_records()[:2]}}),
+        )
+        assert refused.status_code == 503, refused.body
+    finally:
+        del os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
+        aws.reset_clients()
     return {
         "with_errors": jobs.submit(
             {"models": MODELS, "dataset": {"records": drug_review_records()[:12]}}
