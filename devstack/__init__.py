@@ -57,12 +57,11 @@ def start_local_stack(
     `registry` may be a callable-free dict or None for the shipped local registry; the string
     `{emulator}` inside it is replaced by the emulator's URL (for OpenAI-compatible entries).
     """
-    from moto.server import ThreadedMotoServer
-
+    from devstack.moto_server import LocalMotoServer
     from emulator import start_emulator
 
     moto_port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto = LocalMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
     emu = start_emulator(host="127.0.0.1", port=0, train_file=train_file)
     if registry is None:
