@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.feedback_store import MODEL_INDEX
+from chalicelib.jobs.settings import get_job_settings
 from chalicelib.settings import get_settings
 
 
@@ -75,10 +76,16 @@ def ensure_queue(name: str, visibility_timeout: int, max_receive_count: int = 5)
         "QueueArn"
     ]
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
-    sqs.create_queue(
-        QueueName=name,
-        Attributes={"VisibilityTimeout": str(visibility_timeout), "RedrivePolicy": redrive},
-    )
+    attributes = {"VisibilityTimeout": str(visibility_timeout), "RedrivePolicy": redrive}
+    try:
+        sqs.create_queue(QueueName=name, Attributes=attributes)
+    except ClientError as exc:
+        # It exists with other attributes (e.g. an older visibility timeout): bring them in line.
+        if exc.response["Error"]["Code"] not in ("QueueAlreadyExists", "QueueNameExists"):
+            raise
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+        return f"queue {name} (+ {name}-dlq): updated"
     return f"queue {name} (+ {name}-dlq): ready"
 
 
@@ -103,10 +110,6 @@ def ensure_bucket(name: str) -> str:
     return f"bucket {name}: created"
 
 
-#: The evaluation worker's Lambda timeout; SQS must hide a message at least this long.
-WORKER_TIMEOUT_SECONDS = 900
-
-
 def bootstrap_resources() -> Iterator[str]:
     settings = get_settings()
     yield ensure_table(settings.invocations_table, ["invocation_id"], ttl_attribute="expires_at")
@@ -116,5 +119,6 @@ def bootstrap_resources() -> Iterator[str]:
         indexes={MODEL_INDEX: ["model", "updated_at"]},
     )
     yield ensure_table(settings.evaluations_table, ["pk", "sk"], ttl_attribute="expires_at")
-    yield ensure_queue(settings.evaluation_queue, visibility_timeout=WORKER_TIMEOUT_SECONDS)
+    visibility = get_job_settings().queue_visibility_seconds
+    yield ensure_queue(settings.evaluation_queue, visibility_timeout=visibility)
     yield ensure_bucket(settings.results_bucket)

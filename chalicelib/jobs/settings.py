@@ -29,6 +29,11 @@ class JobSettings(BaseModel):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=6 * 1024 * 1024)
     #: Answer-cache records only serve resumption; they expire after this many days.
     cache_ttl_days: int = Field(default=7, ge=1)
+    #: The queue's visibility timeout when `bootstrap` creates it: at least the worker's Lambda
+    #: timeout on AWS (deployed stages get theirs from infra/resources.json); the local stage
+    #: sets a short one, so a killed worker's chunk comes back in seconds, not 15 minutes
+    #: (scripts/worker.py extends it while a chunk runs).
+    queue_visibility_seconds: int = Field(default=WORKER_TIMEOUT_SECONDS, ge=1, le=43200)
 
     @property
     def max_concurrent_calls(self) -> int:
