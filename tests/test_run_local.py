@@ -240,3 +240,20 @@ def test_the_first_install_says_what_it_is_doing(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     pip = next(i for i, line in enumerate(lines) if "pip install" in line)
     assert any(line.startswith("echo") and "nstall" in line for line in lines[:pip]), lines
+
+
+def test_a_process_that_keeps_dying_is_restarted_with_growing_pauses(tmp_path: Path) -> None:
+    from devstack.supervisor import Supervisor
+
+    lines: list[str] = []
+    supervisor = Supervisor(cwd=tmp_path, log=lines.append)
+    service = supervisor.start("crasher", [sys.executable, "-c", "raise SystemExit(3)"])
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        supervisor.poll()
+        time.sleep(0.05)
+    supervisor.stop()
+    # Restarted at once would be dozens of starts in 4 s; pauses of 1, 2, 4 s allow three.
+    assert 1 <= service.restarts <= 3, lines
+    assert "crasher (pid" in lines[0] and "exited with status 3" in lines[0]
+    assert "restarting it in 1 s" in lines[0] and "restarting it in 2 s" in lines[2], lines
