@@ -34,7 +34,8 @@ def request(url: str, method: str, path: str, body: Any = None) -> tuple[int, di
         connection.close()
 
 
-def test_the_environment_wins_over_the_stage_config(local_stack: Any) -> None:
+def test_the_environment_wins_over_the_stage_config(emulator: Any) -> None:
+    emulator.reset()  # no faults left over from other tests
     # The `local` stage in config.json names port 4566/4010 endpoints and the shipped registry;
     # this process's environment names the test stack's moto, emulator and registry.
     with serve_api(stage="local") as url:
