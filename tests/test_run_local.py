@@ -191,6 +191,7 @@ def test_killed_workers_are_restarted_and_the_stack_keeps_serving(
             and j
         ),
         "the evaluation job",
+        timeout=120,  # a message a dying worker had just received comes back after 30 s
         log=stderr,
     )
     assert finished["status"] == "succeeded", finished
