@@ -105,7 +105,11 @@ def main() -> int:
     bootstrap = [python, "-m", "chalicelib.cli", "--stage", stage, "bootstrap"]
 
     def moto_restarted() -> None:
-        wait_for(f"{env['AWS_ENDPOINT_URL']}/moto-api/", None)
+        try:
+            wait_for(f"{env['AWS_ENDPOINT_URL']}/moto-api/", None)
+        except SystemExit as problem:
+            log(f"moto did not come back: {problem}")
+            return
         subprocess.run(bootstrap, cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL)
         log(
             "moto restarted empty: the stage's resources are bootstrapped again, earlier "
