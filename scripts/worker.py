@@ -263,12 +263,13 @@ def _supervise(args: argparse.Namespace, stop: threading.Event) -> int:
     stops them all, and each child stops by itself if this process dies."""
     from devstack.supervisor import Supervisor, log_to_stderr
 
-    command = [sys.executable, __file__, "--stage", args.stage, "--processes", "1"]
+    command = [sys.executable, str(Path(__file__).resolve()), "--stage", args.stage]
+    command += ["--processes", "1"]
     command += ["--slots", str(args.slots), "--batch-size", str(args.batch_size)]
     command += ["--wait-seconds", str(args.wait_seconds), "--parent-pid", str(os.getpid())]
     if args.visibility_timeout is not None:
         command += ["--visibility-timeout", str(args.visibility_timeout)]
-    supervisor = Supervisor(cwd=ROOT, log=log_to_stderr("worker"), own_process_groups=False)
+    supervisor = Supervisor(cwd=Path.cwd(), log=log_to_stderr("worker"), own_process_groups=False)
     try:
         for number in range(args.processes):
             supervisor.start(f"worker process {number + 1}", command)
