@@ -9,6 +9,7 @@ STAGE  ?= prod
 .PHONY: install run test lint bench package clean
 
 $(STAMP): requirements.txt requirements-vendor.txt requirements-dev.txt
+	@echo "Installing Python dependencies into $(VENV) (requirements changed or first run; about 2 minutes the first time)..."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $@

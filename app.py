@@ -22,6 +22,7 @@ from chalicelib.feedback import (
     summarize,
 )
 from chalicelib.gateway_auth import AUTHORIZER_HEADER, authorize
+from chalicelib.health import dependency_checks
 from chalicelib.invocations import invoke
 from chalicelib.jobs.settings import get_job_settings
 from chalicelib.observability import logger, metrics
@@ -84,7 +85,12 @@ def edge(event: Request, get_response: Callable[[Request], Response]) -> Respons
 
 @route("/health", public=True)
 def health() -> Response:
-    return json_response({"status": "ok", "version": __version__, "stage": runtime.settings.stage})
+    checks = dependency_checks(runtime.registry)
+    ok = all(check == "ok" for check in checks.values())
+    body = {"status": "ok" if ok else "degraded", "version": __version__}
+    return json_response(
+        {**body, "stage": runtime.settings.stage, "checks": checks}, 200 if ok else 503
+    )
 
 
 @route("/v1/models", scope="invoke")

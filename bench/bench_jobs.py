@@ -74,7 +74,9 @@ def main() -> None:
     python = sys.executable
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     children = [
-        subprocess.Popen([python, "-m", "moto.server", "-p", str(moto_port)], env=env, **quiet),
+        subprocess.Popen(
+            [python, "-m", "devstack.moto_server", "-p", str(moto_port)], env=env, **quiet
+        ),
         subprocess.Popen(
             [python, "-m", "emulator", "--port", str(emu_port), "--train-file", "",
              "--latency-ms", str(args.latency_ms)],

@@ -75,9 +75,13 @@ class ModelSummary(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: Literal["ok"]
+    """200 with "ok"; 503 with "degraded" when a dependency cannot be reached (named in
+    `checks`)."""
+
+    status: Literal["ok", "degraded"]
     version: str
     stage: str
+    checks: dict[str, Literal["ok", "unreachable"]]
 
 
 class ModelsResponse(BaseModel):

@@ -25,7 +25,13 @@ ANY_OBJECT: dict[str, Any] = {"type": "object"}
 MODEL_ERRORS = (429, 502, 503, 504)
 
 OPERATIONS = [
-    Operation("get", "/health", "Liveness and version", {200: HealthResponse}, public=True),
+    Operation(
+        "get",
+        "/health",
+        "Liveness, version and reachable dependencies",
+        {200: HealthResponse, 503: HealthResponse},
+        public=True,
+    ),
     Operation(
         "get",
         "/v1/models",

@@ -77,10 +77,16 @@ def ensure_queue(name: str, visibility_timeout: int, max_receive_count: int = 5)
         "QueueArn"
     ]
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
-    sqs.create_queue(
-        QueueName=name,
-        Attributes={"VisibilityTimeout": str(visibility_timeout), "RedrivePolicy": redrive},
-    )
+    attributes = {"VisibilityTimeout": str(visibility_timeout), "RedrivePolicy": redrive}
+    try:
+        sqs.create_queue(QueueName=name, Attributes=attributes)
+    except ClientError as exc:
+        # It exists with other attributes (e.g. an older visibility timeout): bring them in line.
+        if exc.response["Error"]["Code"] not in ("QueueAlreadyExists", "QueueNameExists"):
+            raise
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+        return f"queue {name} (+ {name}-dlq): updated"
     return f"queue {name} (+ {name}-dlq): ready"
 
 
@@ -117,10 +123,6 @@ def _create_bucket(name: str) -> None:
     )
 
 
-#: The evaluation worker's Lambda timeout; SQS must hide a message at least this long.
-WORKER_TIMEOUT_SECONDS = 900
-
-
 def bootstrap_resources() -> Iterator[str]:
     settings = get_settings()
     yield ensure_table(settings.invocations_table, ["invocation_id"], ttl_attribute="expires_at")
@@ -130,6 +132,6 @@ def bootstrap_resources() -> Iterator[str]:
         indexes={MODEL_INDEX: ["model", "updated_at"]},
     )
     yield ensure_table(settings.evaluations_table, ["pk", "sk"], ttl_attribute="expires_at")
-    yield ensure_queue(settings.evaluation_queue, visibility_timeout=WORKER_TIMEOUT_SECONDS)
-    retention = job_settings_from_env().retention_days
-    yield ensure_bucket(settings.results_bucket, [retention_rule(retention)])
+    jobs = job_settings_from_env()  # read now: `bootstrap` may run with a changed environment
+    yield ensure_queue(settings.evaluation_queue, visibility_timeout=jobs.queue_visibility_seconds)
+    yield ensure_bucket(settings.results_bucket, [retention_rule(jobs.retention_days)])

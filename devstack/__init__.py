@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,14 +103,17 @@ def start_local_stack(
 
 
 @contextmanager
-def serve_api(extra_env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[str]:
+def serve_api(
+    extra_env: dict[str, str] | None = None, log: Path | None = None, stage: str = "devstack"
+) -> Iterator[str]:
     """The app over real HTTP under `chalice local`, in its own process, on a free port.
 
-    Its stage is absent from config.json, so Chalice adds only the global variables and the
-    local stack's environment (moto, emulator, registry, secrets) reaches the app unchanged."""
+    The default stage is absent from config.json, so Chalice adds only the global variables;
+    with a configured stage (`local`) the environment still wins over the stage's values, so
+    the local stack's environment (moto, emulator, registry, secrets) reaches the app."""
     port = free_port()
     command = [sys.executable, "-m", "devstack.chalice_local", "local", "--no-autoreload"]
-    command += ["--stage", "devstack"]
+    command += ["--stage", stage]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     sink = log.open("wb") if log else subprocess.DEVNULL
     process = subprocess.Popen(
@@ -128,6 +132,8 @@ def serve_api(extra_env: dict[str, str] | None = None, log: Path | None = None) 
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=1):  # noqa: S310 (loopback)
                     break
+            except urllib.error.HTTPError:
+                break  # serving: /health answers 503 while a dependency is unreachable
             except OSError:
                 if time.monotonic() > deadline:
                     raise RuntimeError("chalice local did not start in 60 s") from None

@@ -9,13 +9,13 @@ SQS-shaped event, deleting only the messages the handler did not report in `batc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +54,11 @@ class LocalWorker:
         self.redeliver = redeliver
         self.sqs = boto3.client("sqs", config=Config(read_timeout=wait_seconds + 20))
         self.queue_url: str = self.sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
-        self.queue_arn: str = self.sqs.get_queue_attributes(
-            QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["QueueArn", "VisibilityTimeout"]
+        )["Attributes"]
+        self.queue_arn: str = attributes["QueueArn"]
+        self.queue_visibility_timeout = int(attributes.get("VisibilityTimeout", 30))
         self.region = self.sqs.meta.region_name
         self.handled = 0
         self._lock = threading.Lock()
@@ -77,7 +79,8 @@ class LocalWorker:
             return 0
         event = {"Records": [self._record(m) for m in messages]}
         try:
-            response = self.handler(event, None) or {}
+            with self._kept_hidden(messages):
+                response = self.handler(event, None) or {}
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         except Exception as exc:  # the whole batch failed: SQS redelivers every message
             print(f"worker: batch failed: {exc!r}", file=sys.stderr, flush=True)
@@ -99,6 +102,37 @@ class LocalWorker:
         with self._lock:
             self.handled += len(messages)
         return len(messages)
+
+    @contextlib.contextmanager
+    def _kept_hidden(self, messages: list[dict[str, Any]]) -> Iterator[None]:
+        """Extend the messages' visibility while the handler runs. The local queue's timeout
+        is short (a killed worker's chunk comes back within it, not after the deployed 15
+        minutes), so a chunk that takes longer must not be handed to a second worker."""
+        seconds = self.visibility_timeout
+        if seconds is None:
+            seconds = self.queue_visibility_timeout
+        done = threading.Event()
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": seconds}
+            for i, m in enumerate(messages)
+        ]
+
+        def extend() -> None:
+            while not done.wait(seconds / 3):
+                with contextlib.suppress(Exception):  # best effort: redelivery is safe
+                    self.sqs.change_message_visibility_batch(
+                        QueueUrl=self.queue_url, Entries=entries
+                    )
+
+        thread = threading.Thread(target=extend, name="visibility", daemon=True)
+        if seconds > 0:
+            thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            if thread.is_alive():
+                thread.join()
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -182,7 +216,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slots", type=int, default=1, help="polling threads per process")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--wait-seconds", type=int, default=10, help="long-polling wait")
-    parser.add_argument("--visibility-timeout", type=int, default=None)
+    parser.add_argument(
+        "--visibility-timeout",
+        type=int,
+        default=None,
+        help="seconds a received message stays hidden, extended while it is handled "
+        "(default: the queue's own, EVALUATION_QUEUE_VISIBILITY_SECONDS at bootstrap)",
+    )
+    parser.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     stop = threading.Event()
 
@@ -193,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     if args.processes > 1:
         return _supervise(args, stop)
+    if args.parent_pid is not None:
+        _stop_with_parent(args.parent_pid, stop)
     from chalicelib.settings import get_settings
     from chalicelib.stages import apply_stage_environment
 
@@ -215,28 +258,37 @@ def main(argv: list[str] | None = None) -> int:
 
 def _supervise(args: argparse.Namespace, stop: threading.Event) -> int:
     """One child process per concurrent invocation (threads would share one GIL: a poor model
-    of separate Lambda sandboxes); stop them all on a signal, or when one dies."""
-    command = [sys.executable, __file__, "--stage", args.stage, "--processes", "1"]
+    of separate Lambda sandboxes). A child that dies is started again, as the Lambda service
+    would start a new sandbox (its message comes back after the visibility timeout); a signal
+    stops them all, and each child stops by itself if this process dies."""
+    from devstack.supervisor import Supervisor, log_to_stderr
+
+    command = [sys.executable, str(Path(__file__).resolve()), "--stage", args.stage]
+    command += ["--processes", "1"]
     command += ["--slots", str(args.slots), "--batch-size", str(args.batch_size)]
-    command += ["--wait-seconds", str(args.wait_seconds)]
+    command += ["--wait-seconds", str(args.wait_seconds), "--parent-pid", str(os.getpid())]
     if args.visibility_timeout is not None:
         command += ["--visibility-timeout", str(args.visibility_timeout)]
-    children = [subprocess.Popen(command) for _ in range(args.processes)]
+    supervisor = Supervisor(cwd=Path.cwd(), log=log_to_stderr("worker"), own_process_groups=False)
     try:
-        while not stop.wait(0.5):
-            if any(child.poll() is not None for child in children):
-                print("worker: a worker process exited", file=sys.stderr, flush=True)
-                return 1
+        for number in range(args.processes):
+            supervisor.start(f"worker process {number + 1}", command)
+        supervisor.wait(stop.wait)
         return 0
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        supervisor.stop(signal.SIGTERM)
+
+
+def _stop_with_parent(parent_pid: int, stop: threading.Event) -> None:
+    """A supervised child must not outlive its supervisor (a `kill -9` of it would leave
+    orphans polling next to the replacement's children)."""
+
+    def watch() -> None:
+        while not stop.wait(1):
+            if os.getppid() != parent_pid:
+                stop.set()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 if __name__ == "__main__":

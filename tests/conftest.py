@@ -7,6 +7,7 @@ imported, and the same process-wide app is reused by every test (as a warm Lambd
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -172,3 +173,22 @@ def run_python_json(
 
 def auth_headers(key: str = API_KEY, **extra: str) -> dict[str, str]:
     return {"x-api-key": key, "content-type": "application/json", **extra}
+
+
+@pytest.fixture()
+def log_stream() -> Iterator[io.StringIO]:
+    """What the app's logger writes during the test (its handler keeps the stream it was
+    created with, which is not the one pytest swaps in per test)."""
+    from chalicelib.observability import logger
+
+    stream = io.StringIO()
+    previous = logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
+    yield stream
+    logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
+
+
+def log_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    stream.seek(0)
+    stream.truncate()
+    return lines

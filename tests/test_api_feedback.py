@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import API_KEY, ROOT, auth_headers
+from tests.conftest import API_KEY, ROOT, auth_headers, log_lines
 from tests.test_api_invoke import NEGATIVE, POSITIVE, error_of, invoke
 
 SECRET = b"test-feedback-secret"
@@ -265,25 +264,6 @@ def test_emf_metrics_names_units_dimensions(
     # no prompt or output text in any log line by default
     invocation(client, text="UNIQUE-PAYLOAD-MARKER " + POSITIVE)
     assert "UNIQUE-PAYLOAD-MARKER" not in capsys.readouterr().out
-
-
-@pytest.fixture()
-def log_stream() -> Iterator[io.StringIO]:
-    """What the app's logger writes during the test (its handler keeps the stream it was
-    created with, which is not the one pytest swaps in per test)."""
-    from chalicelib.observability import logger
-
-    stream = io.StringIO()
-    previous = logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
-    yield stream
-    logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
-
-
-def log_lines(stream: io.StringIO) -> list[dict[str, Any]]:
-    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-    stream.seek(0)
-    stream.truncate()
-    return lines
 
 
 def test_invoke_and_its_feedback_log_the_same_correlation_id(

@@ -13,7 +13,9 @@ from tests.conftest import ROOT
 
 
 def test_bootstrap_is_idempotent_and_complete(local_stack: Any) -> None:
-    env = {**os.environ}
+    # The deployed default (the worker's 15-minute timeout), as the test stack was bootstrapped;
+    # the local stage's own short value is the next test's.
+    env = {**os.environ, "EVALUATION_QUEUE_VISIBILITY_SECONDS": "900"}
     runs = [
         subprocess.run(
             [sys.executable, "-m", "chalicelib.cli", "--stage", "local", "bootstrap"],
@@ -70,3 +72,22 @@ def test_bootstrap_applies_a_changed_retention_to_the_existing_bucket(local_stac
             timeout=120,
             check=True,
         )
+
+
+def test_the_local_stage_queue_hides_a_message_briefly(local_stack: Any) -> None:
+    """A worker killed under `make run` hands its chunk back within seconds, not 15 minutes."""
+    env = {**os.environ, "EVALUATION_QUEUE": "tunegate-local-visibility"}
+    env.pop("EVALUATION_QUEUE_VISIBILITY_SECONDS", None)  # the local stage's config value
+    result = subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", "--stage", "local", "bootstrap"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="tunegate-local-visibility")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+    assert int(attributes["Attributes"]["VisibilityTimeout"]) <= 60

@@ -56,6 +56,12 @@ class JobSettings(BaseModel):
             prefixes.append(prefix if slash else prefix + "/")  # a bare bucket: all of it
         return tuple(prefixes)
 
+    #: The queue's visibility timeout when `bootstrap` creates it: at least the worker's Lambda
+    #: timeout on AWS (deployed stages get theirs from infra/resources.json); the local stage
+    #: sets a short one, so a killed worker's chunk comes back in seconds, not 15 minutes
+    #: (scripts/worker.py extends it while a chunk runs).
+    queue_visibility_seconds: int = Field(default=WORKER_TIMEOUT_SECONDS, ge=1, le=43200)
+
     @property
     def max_concurrent_calls(self) -> int:
         return self.chunks_in_flight * self.chunk_concurrency

@@ -18,7 +18,6 @@ from botocore.parsers import ResponseParserError
 
 from chalicelib import aws
 from chalicelib.errors import (
-    InvalidRequest,
     ModelError,
     ModelNotReady,
     ModelTimeout,
@@ -26,6 +25,7 @@ from chalicelib.errors import (
     TunegateError,
 )
 from chalicelib.formats.base import Api
+from chalicelib.providers.upstream import rejected
 
 # Seconds a client should wait: throttling clears quickly, a model coming into service does not.
 THROTTLE_RETRY_AFTER = 2
@@ -93,8 +93,7 @@ def call(model_id: str, api: Api, request: dict[str, Any]) -> Any:
 def map_client_error(exc: ClientError) -> TunegateError:
     code = exc.response.get("Error", {}).get("Code", "")
     if code == "ValidationException":
-        message = exc.response.get("Error", {}).get("Message") or "The model rejected the request."
-        return InvalidRequest(f"The model rejected the request: {message}")
+        return rejected("bedrock", code, str(exc.response.get("Error", {}).get("Message", "")))
     error_type, message, retry_after = _ERRORS.get(
         code, (ModelError, "The model service returned an unexpected error.", None)
     )

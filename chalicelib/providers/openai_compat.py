@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 from chalicelib import aws
 from chalicelib.errors import (
-    InvalidRequest,
     ModelError,
     ModelNotReady,
     ModelTimeout,
@@ -24,6 +23,7 @@ from chalicelib.errors import (
 )
 from chalicelib.formats.base import Api
 from chalicelib.providers.bedrock import NOT_READY_RETRY_AFTER, THROTTLE_RETRY_AFTER
+from chalicelib.providers.upstream import rejected
 from chalicelib.registry import Deployment
 from chalicelib.settings import get_settings
 
@@ -108,7 +108,7 @@ def _map_status(status: int, payload: bytes) -> TunegateError:
     if status == 504:
         return ModelTimeout("The model did not answer in time.")
     if status == 400:
-        return InvalidRequest(f"The model rejected the request: {_error_message(payload)}")
+        return rejected("openai", "HTTP 400", _error_message(payload))
     if status in (401, 403):
         return ModelError("The model endpoint refused our credentials.")
     if status == 404:
@@ -117,11 +117,11 @@ def _map_status(status: int, payload: bytes) -> TunegateError:
 
 
 def _error_message(payload: bytes) -> str:
+    """The endpoint's reason, for the log only (see providers/upstream.py)."""
     try:
-        message = json.loads(payload)["error"]["message"]
-        return str(message)[:500]
+        return str(json.loads(payload)["error"]["message"])
     except (ValueError, KeyError, TypeError):
-        return "invalid request"
+        return payload[:500].decode("utf-8", "replace")
 
 
 def _api_key(deployment: Deployment) -> str | None:
