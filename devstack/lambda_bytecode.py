@@ -27,7 +27,8 @@ UNCHECKED_HASH_FLAGS = 0b01  # PEP 552: hash-based, "check_source" bit off
 def runtime_of(template: Path) -> str:
     """The one Python runtime of the template's functions (e.g. "python3.11")."""
     resources = json.loads(template.read_text())["Resources"].values()
-    runtimes = {r["Properties"]["Runtime"] for r in resources if "Runtime" in r.get("Properties", {})}
+    properties = [r.get("Properties", {}) for r in resources]
+    runtimes = {p["Runtime"] for p in properties if "Runtime" in p}
     if len(runtimes) != 1:
         raise ValueError(f"expected one Python runtime in {template}, found {sorted(runtimes)}")
     return runtimes.pop()

@@ -44,4 +44,3 @@ def runtime_dir(where: Path) -> Path:
         if not (runtime / name).exists():
             (runtime / name).symlink_to(site / name)
     return runtime
-

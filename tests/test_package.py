@@ -36,7 +36,8 @@ loaders.SourceLoader.source_to_code = counting
 sys.path[:0] = [task, runtime]
 import app
 response = app.app(event, None)
-ours = [m for m in list(sys.modules.values()) if (getattr(m, "__file__", None) or "").startswith(task)]
+files = {m: getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}
+ours = [m for m, file in files.items() if file.startswith(task)]
 sources = [m for m in ours if m.__file__.endswith(".py")]
 response["compiled"] = [p for p in compiled if p.startswith(task)]
 response["modules"] = len(sources)
