@@ -93,7 +93,8 @@ def build_tasks(work: Path) -> dict[str, Path]:
 
 
 def run_once(run: str, env: dict[str, str], tasks: dict[str, Path], runtime: Path) -> list[float]:
-    """[ms to import, ms to import + first response (both in-process), ms of the process]."""
+    """[ms to import, ms to import + first response (both in-process wall time), CPU ms of the
+    process up to the response, ms of the whole process]."""
     _, app, bundle, traced = RUNS[run]
     if bundle is None:
         command = [sys.executable, "-X", "frozen_modules=on", str(CHILD), app]
@@ -107,8 +108,8 @@ def run_once(run: str, env: dict[str, str], tasks: dict[str, Path], runtime: Pat
     started = time.perf_counter()
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=True)
     whole = (time.perf_counter() - started) * 1000
-    imported, served = map(float, result.stdout.strip().splitlines()[-1].split())
-    return [imported, served, whole]
+    imported, served, cpu = map(float, result.stdout.strip().splitlines()[-1].split())
+    return [imported, served, cpu, whole]
 
 
 def main() -> None:
@@ -138,15 +139,15 @@ def main() -> None:
             set_writable(task, writable=True)
         shutil.rmtree(work, ignore_errors=True)
     load_after = os.getloadavg()
-    print(f"cold start: import + first invoke, {args.runs} fresh processes each (median); ")
+    print(f"cold start: import + first invoke, {args.runs} fresh processes each (median)")
     print(f"load average (1/5/15 min) before {load_before}, after {load_after}")
-    header = f"{'run':40} {'import ms':>10} {'+ invoke ms':>12} {'process ms':>11}"
+    header = f"{'run':40} {'import ms':>10} {'+ invoke ms':>12} {'CPU ms':>7} {'process ms':>11}"
     print(header)
     medians = {}
     for run, samples in results.items():
-        medians[run] = [statistics.median(s[i] for s in samples) for i in range(3)]
-        imported, served, whole = medians[run]
-        print(f"{RUNS[run][0]:40} {imported:10.1f} {served:12.1f} {whole:11.1f}")
+        medians[run] = [statistics.median(s[i] for s in samples) for i in range(4)]
+        imported, served, cpu, whole = medians[run]
+        print(f"{RUNS[run][0]:40} {imported:10.1f} {served:12.1f} {cpu:7.1f} {whole:11.1f}")
     for run, base in (
         ("tunegate", "bare"),
         ("traced", "bare"),
@@ -154,9 +155,8 @@ def main() -> None:
         ("tunegate-src", "bare-src"),
         ("traced-src", "bare-src"),
     ):
-        served = medians[run][1] / medians[base][1]
-        whole = medians[run][2] / medians[base][2]
-        print(f"ratio {run}/{base}: in-process {served:.2f}, whole process {whole:.2f}")
+        served, cpu, whole = (medians[run][i] / medians[base][i] for i in (1, 2, 3))
+        print(f"ratio {run}/{base}: in-process {served:.2f}, CPU {cpu:.2f}, process {whole:.2f}")
     first = medians["tunegate"][1] - medians["tunegate"][0]
     print(
         f"tunegate bundle, first invoke after import (what SnapStart would not save): {first:.1f}"
