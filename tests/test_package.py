@@ -24,7 +24,7 @@ BUDGET_BYTES = 15 * 1024 * 1024
 # Run in the child before anything from the bundle loads: every source compilation is recorded
 # (SourceLoader.source_to_code is what an import calls when no usable .pyc exists).
 CHILD = """
-import json, sys
+import json, os, sys
 import importlib._bootstrap_external as loaders
 task, runtime, event = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 compiled = []
@@ -42,7 +42,7 @@ sources = [m for m in ours if m.__file__.endswith(".py")]
 response["compiled"] = [p for p in compiled if p.startswith(task)]
 response["modules"] = len(sources)
 response["without_pyc"] = [m.__name__ for m in sources if not m.__spec__.cached
-                           or not m.__spec__.cached.startswith(task)]
+                           or not os.path.isfile(m.__spec__.cached)]
 response["xray"] = sys.modules["aws_xray_sdk"].__file__
 response["flags"] = [sys.flags.isolated, sys.flags.no_site, sys.flags.dont_write_bytecode]
 import gc
