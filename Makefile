@@ -32,11 +32,13 @@ bench: install
 
 # The deployable artefacts of a stage: out/sam.json (with infra/resources.json merged) and
 # out/deployment.zip. No AWS calls: the region is only written into the template. The X-Ray
-# SDK goes in through vendor/ (see devstack/lambda_vendor.py).
+# SDK goes in through vendor/ (see devstack/lambda_vendor.py); the zip then gets compiled
+# bytecode for the runtime's Python (devstack/lambda_bytecode.py): /var/task is read-only.
 package: install
 	$(PY) -m devstack.lambda_vendor
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true $(VENV)/bin/chalice package \
 		--stage $(STAGE) --merge-template infra/resources.json out/
+	$(PY) -m devstack.lambda_bytecode out/
 	@ls -l out/deployment.zip out/sam.json
 
 clean:

@@ -1,5 +1,11 @@
 """One cold start, run in a fresh process by bench_coldstart.py: import an app, serve one invoke
-from an API Gateway proxy event, print the milliseconds spent (import + first request)."""
+from an API Gateway proxy event, print the milliseconds spent: import, import + first request
+(both wall clock from the first line) and the process's CPU time up to the response (interpreter
+start-up included), which a loaded machine disturbs much less than wall time.
+
+    coldstart_child.py KIND                  the source checkout (KIND: tunegate | bare)
+    coldstart_child.py KIND TASK RUNTIME     an unzipped bundle, as Lambda runs it (-I -S -B)
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,15 @@ STARTED = time.perf_counter()
 import os  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+BENCH = Path(__file__).resolve().parent
+ROUTES = {
+    "tunegate": ("/v1/models/{name}/invoke", "/v1/models/bench/invoke", {"name": "bench"}),
+    "bare": ("/invoke", "/invoke", {}),
+}
 
 
-def event(resource: str, path: str, params: dict[str, str], body: dict[str, object]) -> dict:
+def event(kind: str) -> dict:
+    resource, path, params = ROUTES[kind]
     return {
         "resource": resource,
         "path": path,
@@ -27,48 +38,25 @@ def event(resource: str, path: str, params: dict[str, str], body: dict[str, obje
         "pathParameters": params,
         "stageVariables": None,
         "requestContext": {"resourcePath": resource, "httpMethod": "POST", "stage": "bench"},
-        "body": json.dumps(body),
+        "body": json.dumps({"input": "positive"}),
         "isBase64Encoded": False,
     }
 
 
-def bare() -> dict:
-    """The baseline: a bare Chalice app that creates one boto3 client and makes the same call."""
-    import boto3
-    from chalice import Chalice
-
-    app = Chalice(app_name="bare")
-    clients: dict[str, object] = {}
-
-    @app.route("/invoke", methods=["POST"])
-    def invoke() -> dict:
-        runtime = clients.setdefault("bedrock", boto3.client("bedrock-runtime"))
-        answer = runtime.converse(  # type: ignore[attr-defined]
-            modelId=os.environ["BENCH_MODEL_ID"],
-            messages=[
-                {"role": "user", "content": [{"text": app.current_request.json_body["input"]}]}
-            ],
-            inferenceConfig={"maxTokens": 5},
-        )
-        return {"output": answer["output"]["message"]["content"][0]["text"]}
-
-    return app(event("/invoke", "/invoke", {}, {"input": "positive"}), None)
-
-
-def tunegate() -> dict:
-    from app import app
-
-    resource = "/v1/models/{name}/invoke"
-    return app(
-        event(resource, "/v1/models/bench/invoke", {"name": "bench"}, {"input": "positive"}), None
-    )
-
-
 if __name__ == "__main__":
+    kind = sys.argv[1]
+    if len(sys.argv) > 2:  # the bundle, then what the Lambda runtime provides
+        sys.path[:0] = sys.argv[2:4]
+    else:
+        sys.path.insert(0, str(BENCH.parent if kind == "tunegate" else BENCH / "bare_app"))
     out = sys.stdout
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the app's logs)
-    response = bare() if sys.argv[1] == "bare" else tunegate()
+    import app
+
+    imported = (time.perf_counter() - STARTED) * 1000
+    response = app.app(event(kind), None)
     elapsed = (time.perf_counter() - STARTED) * 1000
+    cpu = time.process_time() * 1000
     sys.stdout = out
     assert response["statusCode"] == 200, response
-    print(f"{elapsed:.3f}")
+    print(f"{imported:.3f} {elapsed:.3f} {cpu:.3f}")
