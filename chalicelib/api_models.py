@@ -80,7 +80,18 @@ class HealthResponse(BaseModel):
     stage: str
 
 
+class OpenAIModelEntry(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
 class ModelsResponse(BaseModel):
+    """Tunegate's `models` and, for OpenAI clients, `object` + `data` (CONTRACT section 9)."""
+
+    object: Literal["list"]
+    data: list[OpenAIModelEntry]
     models: list[ModelSummary]
 
 

@@ -18,6 +18,12 @@ from chalicelib.api_models import (
 )
 from chalicelib.feedback import ExportQuery, FeedbackRequest, SummaryQuery
 from chalicelib.jobs.models import EvaluationRequest, ItemsQuery, ResultsQuery
+from chalicelib.openai_api.models import (
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    CompletionRequest,
+    CompletionResponse,
+)
 from chalicelib.openapi import JSON, Operation
 
 TEXT = {"type": "string"}
@@ -26,7 +32,31 @@ MODEL_ERRORS = (429, 502, 503, 504)
 
 OPERATIONS = [
     Operation("get", "/health", "Liveness and version", {200: HealthResponse}, public=True),
-    Operation("get", "/v1/models", "Deployments (no ARNs, no keys)", {200: ModelsResponse}),
+    Operation(
+        "get",
+        "/v1/models",
+        "Deployments (no ARNs, no keys), in Tunegate's and OpenAI's shapes",
+        {200: ModelsResponse},
+        bearer=True,
+    ),
+    Operation(
+        "post",
+        "/v1/chat/completions",
+        "OpenAI-compatible chat completion of a deployment (its trained format applied)",
+        {200: ChatCompletionResponse},
+        body=ChatCompletionRequest,
+        errors=MODEL_ERRORS,
+        bearer=True,
+    ),
+    Operation(
+        "post",
+        "/v1/completions",
+        "OpenAI-compatible completion: one choice per prompt (its trained format applied)",
+        {200: CompletionResponse},
+        body=CompletionRequest,
+        errors=MODEL_ERRORS,
+        bearer=True,
+    ),
     Operation(
         "post",
         "/v1/models/{name}/invoke",

@@ -38,6 +38,8 @@ class Operation:
     public: bool = False
     errors: tuple[int, ...] = ()
     content_type: str = JSON
+    #: Also takes the key as `Authorization: Bearer KEY` (the OpenAI-compatible routes).
+    bearer: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -127,7 +129,7 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
                 "content": {op.content_type: {"schema": _schema(op.body, components)}},
             }
         if not op.public:
-            operation["security"] = [{"ApiKey": []}]
+            operation["security"] = [{"ApiKey": []}] + ([{"Bearer": []}] if op.bearer else [])
         paths.setdefault(op.path, {})[op.method] = operation
     return {
         "openapi": "3.1.0",
@@ -135,7 +137,10 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
+            "securitySchemes": {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+                "Bearer": {"type": "http", "scheme": "bearer"},
+            },
         },
     }
 

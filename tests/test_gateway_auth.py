@@ -83,7 +83,8 @@ answer = token(app.api_key_authorizer, sys.argv[1])
 config = app.api_key_authorizer.config
 print(json.dumps({"public": sorted(public), "protected": sorted(protected), "answer": answer,
                   "header": config.header, "ttl": config.ttl_seconds,
-                  "bearer": sorted(bearer), "bearer_header": app.bearer_key_authorizer.config.header,
+                  "bearer": sorted(bearer),
+                  "bearer_header": app.bearer_key_authorizer.config.header,
                   "bearer_answer": token(app.bearer_key_authorizer, "Bearer " + sys.argv[1]),
                   "bare_answer": token(app.bearer_key_authorizer, sys.argv[1])}))
 """

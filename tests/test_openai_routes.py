@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from chalicelib.openai_api.models import ChatCompletionRequest
+from chalicelib.api_models import ModelsResponse
+from chalicelib.openai_api.models import (
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    CompletionResponse,
+)
 from chalicelib.openai_api.service import generation_params
 from chalicelib.registry import Deployment
 from tests.conftest import API_KEY
@@ -41,6 +46,7 @@ def test_chat_completion_applies_the_trained_format_and_records_the_invocation(
     )
     assert response.status_code == 200, response.body
     body = json.loads(response.body)
+    ChatCompletionResponse.model_validate(body)  # the shape the OpenAPI document promises
     assert body["object"] == "chat.completion" and body["model"] == "sentiment-converse"
     [choice] = body["choices"]
     assert choice["index"] == 0 and choice["finish_reason"] == "stop"
@@ -82,6 +88,7 @@ def test_completions_answer_a_prompt_list_in_order_one_invocation_each(client: A
     response = post(client, "/v1/completions", body)
     assert response.status_code == 200, response.body
     answer = json.loads(response.body)
+    CompletionResponse.model_validate(answer)
     assert answer["object"] == "text_completion"
     choices = answer["choices"]
     assert [c["index"] for c in choices] == [0, 1, 2, 3]
@@ -231,6 +238,7 @@ def test_models_answer_both_shapes_with_either_header(client: Any) -> None:
         response = client.http.get("/v1/models", headers=headers)
         assert response.status_code == 200
         body = json.loads(response.body)
+        ModelsResponse.model_validate(body)
         assert body["object"] == "list"
         ids = [m["id"] for m in body["data"]]
         assert ids == [m["name"] for m in body["models"]] and "sentiment-converse" in ids

@@ -128,3 +128,62 @@ NO_LOGPROBS = (
     "logprobs is not supported: Bedrock models return no token log-probabilities, so "
     "loglikelihood and multiple-choice scoring cannot run; use generate_until tasks."
 )
+
+
+# Answers, as documented in the OpenAPI document (the bodies are built in `responses`).
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TunegateFields(_Answer):
+    invocation_id: str
+    version: int | None
+    feedback_token: str
+    prediction: str | float | None
+    valid: bool
+
+
+class UsageOut(_Answer):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class AssistantMessage(_Answer):
+    role: Literal["assistant"]
+    content: str
+    refusal: None = None
+
+
+class ChatChoice(_Answer):
+    index: int
+    message: AssistantMessage
+    logprobs: None = None
+    finish_reason: Literal["stop", "length"]
+
+
+class TextChoice(_Answer):
+    index: int
+    text: str
+    logprobs: None = None
+    finish_reason: Literal["stop", "length"]
+    tunegate: TunegateFields
+
+
+class _Completion(_Answer):
+    id: str
+    created: int
+    model: str
+    system_fingerprint: None = None
+    usage: UsageOut
+    tunegate: TunegateFields
+
+
+class ChatCompletionResponse(_Completion):
+    object: Literal["chat.completion"]
+    choices: list[ChatChoice]
+
+
+class CompletionResponse(_Completion):
+    object: Literal["text_completion"]
+    choices: list[TextChoice]
