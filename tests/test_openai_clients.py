@@ -171,6 +171,7 @@ def check_tunegate_lm_eval_files(out: Path, model: str, reference: dict[str, Any
     assert {s["doc_id"]: s["acc"] for s in ours} == {s["doc_id"]: s["acc"] for s in theirs}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("backend", "model", "endpoint", "more_args", "extra"),
     [
