@@ -16,7 +16,7 @@ from typing import Any
 from chalice.app import AuthRequest, Chalice, Request, Response, SQSEvent
 
 from chalicelib import __version__
-from chalicelib.api_models import InvokeRequest, ModelSummary
+from chalicelib.api_models import InvokeRequest
 from chalicelib.errors import TunegateError
 from chalicelib.feedback import (
     ExportQuery,
@@ -32,6 +32,10 @@ from chalicelib.health import dependency_checks
 from chalicelib.invocations import invoke
 from chalicelib.jobs.settings import get_job_settings
 from chalicelib.observability import logger, metrics
+from chalicelib.openai_api.edge import bearer_token, openai_routes
+from chalicelib.openai_api.models import ChatCompletionRequest, CompletionRequest
+from chalicelib.openai_api.responses import model_list
+from chalicelib.openai_api.service import chat_completion, completion
 from chalicelib.runtime import get_runtime
 from chalicelib.secrets import api_key_hashes
 from chalicelib.tracing import annotate, traced
@@ -58,6 +62,7 @@ get_job_settings()  # likewise the EVALUATION_* tuning
 # Deployed stages (API_KEY_AUTHORIZER=true): API Gateway checks the key too and throttles per key
 # through the usage plan; the app's own check below stays, so every stage behaves the same.
 gateway_key_check: dict[str, Any] = {}
+gateway_bearer_check: dict[str, Any] = {}
 if runtime.settings.api_key_authorizer:
 
     @app.authorizer(
@@ -69,7 +74,19 @@ if runtime.settings.api_key_authorizer:
 
     gateway_key_check = {"authorizer": api_key_authorizer, "api_key_required": True}
 
+    # A token authorizer reads one header: OpenAI clients send the key as `Authorization:
+    # Bearer`, so the completion routes get their own authorizer on that header (README).
+    @app.authorizer(
+        header="Authorization", ttl_seconds=runtime.settings.api_key_authorizer_ttl_seconds
+    )
+    def bearer_key_authorizer(auth_request: AuthRequest) -> dict[str, Any]:
+        known = api_key_hashes(runtime.settings)
+        return authorize(bearer_token(auth_request.token), auth_request.method_arn, known)
+
+    gateway_bearer_check = {"authorizer": bearer_key_authorizer, "api_key_required": True}
+
 route = api_routes(app, gateway_key_check)
+openai_route = openai_routes(app, gateway_bearer_check)
 
 
 @app.middleware("http")
@@ -99,13 +116,10 @@ def health() -> Response:
     )
 
 
-@route("/v1/models", scope="invoke")
+@openai_routes(app, gateway_key_check)("/v1/models")
 def list_models() -> Response:
-    models = [
-        ModelSummary.model_validate(d, from_attributes=True).model_dump(mode="json")
-        for d in runtime.registry.deployments
-    ]
-    return json_response({"models": models})
+    """Both shapes at once (OpenAI's `data`, Tunegate's `models`), either key header."""
+    return json_response(model_list(runtime.registry.deployments, runtime.settings.models_file))
 
 
 @route(
@@ -116,6 +130,20 @@ def invoke_model(name: str) -> Response:
     request = parse_body(current_request(app), InvokeRequest, runtime.settings.max_body_bytes)
     result = invoke(deployment, request, runtime.invocation_context)
     return json_response(result.model_dump(mode="json"))
+
+
+@openai_route("/v1/chat/completions", methods=["POST"], content_types=["application/json"])
+def chat_completions() -> Response:
+    request = parse_body(
+        current_request(app), ChatCompletionRequest, runtime.settings.max_body_bytes
+    )
+    return json_response(chat_completion(runtime.registry, request, runtime.invocation_context))
+
+
+@openai_route("/v1/completions", methods=["POST"], content_types=["application/json"])
+def completions() -> Response:
+    request = parse_body(current_request(app), CompletionRequest, runtime.settings.max_body_bytes)
+    return json_response(completion(runtime.registry, request, runtime.invocation_context))
 
 
 @route("/v1/feedback", public=True, methods=["POST"], content_types=["application/json"])

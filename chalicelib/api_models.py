@@ -92,7 +92,18 @@ class HealthResponse(_Deferred):
     checks: dict[str, Literal["ok", "unreachable"]]
 
 
+class OpenAIModelEntry(_Deferred):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
 class ModelsResponse(_Deferred):
+    """Tunegate's `models` and, for OpenAI clients, `object` + `data` (CONTRACT section 9)."""
+
+    object: Literal["list"]
+    data: list[OpenAIModelEntry]
     models: list[ModelSummary]
 
 

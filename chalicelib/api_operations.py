@@ -18,6 +18,12 @@ from chalicelib.api_models import (
 )
 from chalicelib.feedback import ExportQuery, FeedbackRequest, SummaryQuery
 from chalicelib.jobs.models import EvaluationRequest, ItemsQuery, ResultsQuery
+from chalicelib.openai_api.models import (
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    CompletionRequest,
+    CompletionResponse,
+)
 from chalicelib.openapi import JSON, Operation
 
 TEXT = {"type": "string"}
@@ -35,8 +41,29 @@ OPERATIONS = [
     Operation(
         "get",
         "/v1/models",
-        "Deployments (no ARNs, no keys)",
+        "Deployments (no ARNs, no keys), in Tunegate's and OpenAI's shapes",
         {200: ModelsResponse},
+        bearer=True,
+        scope="invoke",
+    ),
+    Operation(
+        "post",
+        "/v1/chat/completions",
+        "OpenAI-compatible chat completion of a deployment (its trained format applied)",
+        {200: ChatCompletionResponse},
+        body=ChatCompletionRequest,
+        errors=MODEL_ERRORS,
+        bearer=True,
+        scope="invoke",
+    ),
+    Operation(
+        "post",
+        "/v1/completions",
+        "OpenAI-compatible completion: one choice per prompt (its trained format applied)",
+        {200: CompletionResponse},
+        body=CompletionRequest,
+        errors=MODEL_ERRORS,
+        bearer=True,
         scope="invoke",
     ),
     Operation(

@@ -6,6 +6,7 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,28 @@ def invoke(
         deployment.prompt, input_text=request.input, messages=messages, system=request.system
     )
     params = resolve_params(deployment.inference, **request.parameters.model_dump())
+    return invoke_prompt(deployment, prompt, params, ctx, request.metadata, started).response
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """An answer as invoke returns it, plus why generation ended (the OpenAI routes'
+    `finish_reason`): the family's stop reason, or "stop_sequence" where a stop cut the text."""
+
+    response: InvokeResponse
+    stop_reason: str | None
+
+
+def invoke_prompt(
+    deployment: Deployment,
+    prompt: Prompt,
+    params: InferenceParams,
+    ctx: InvocationContext,
+    metadata: Mapping[str, str] | None = None,
+    started: float | None = None,
+) -> Invocation:
+    """Call, parse and record one prompt already in the deployment's trained format."""
+    started = time.perf_counter() if started is None else started
     invocation_id = str(uuid.uuid4())
     logger.set_correlation_id(invocation_id)  # feedback on this answer logs the same id
     logger.append_keys(invocation_id=invocation_id, model=deployment.name)
@@ -54,7 +77,9 @@ def invoke(
     metrics.add_dimension(name="model", value=deployment.name)
     metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
     try:
-        return _call_and_record(deployment, prompt, params, request, invocation_id, ctx, started)
+        return _call_and_record(
+            deployment, prompt, params, dict(metadata or {}), invocation_id, ctx, started
+        )
     finally:
         elapsed_ms = (time.perf_counter() - started) * 1000
         metrics.add_metric(name="InvocationLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
@@ -64,11 +89,11 @@ def _call_and_record(
     deployment: Deployment,
     prompt: Prompt,
     params: InferenceParams,
-    request: InvokeRequest,
+    metadata: dict[str, str],
     invocation_id: str,
     ctx: InvocationContext,
     started: float,
-) -> InvokeResponse:
+) -> Invocation:
     now = time.time()
     record = InvocationRecord(
         invocation_id=invocation_id,
@@ -78,7 +103,7 @@ def _call_and_record(
         model_latency_ms=0.0,
         status="error",
         input_sha256=_prompt_sha256(prompt),
-        metadata=dict(request.metadata),
+        metadata=metadata,
         expires_at=int(now) + ctx.record_ttl_days * 86400,
     )
     model_started = time.perf_counter()
@@ -105,14 +130,18 @@ def _call_and_record(
         )
     )
     _emit_success_metrics(model_ms, parsed.valid, completion.input_tokens, completion.output_tokens)
-    extra: dict[str, object] = {"status": status, "model_latency_ms": round(model_ms, 3)}
+    extra: dict[str, object] = {
+        "invocation_id": invocation_id,
+        "status": status,
+        "model_latency_ms": round(model_ms, 3),
+    }
     if ctx.log_payloads:
         extra["output"] = completion.text
     logger.info("invocation", extra=extra)
     token = issue_feedback_token(
         ctx.token_secret, invocation_id, deployment.name, now=now, ttl_seconds=ctx.token_ttl_seconds
     )
-    return InvokeResponse(
+    response = InvokeResponse(
         invocation_id=invocation_id,
         model=deployment.name,
         output=completion.text,
@@ -122,6 +151,7 @@ def _call_and_record(
         usage=Usage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens),
         feedback_token=token,
     )
+    return Invocation(response, completion.stop_reason)
 
 
 def _record_failure(

@@ -49,6 +49,8 @@ class Operation:
     scope: Scope | None = None
     errors: tuple[int, ...] = ()
     content_type: str = JSON
+    #: Also takes the key as `Authorization: Bearer KEY` (the OpenAI-compatible routes).
+    bearer: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -144,7 +146,9 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
             }
         if not op.public:
             # OpenAPI 3.1 lets a non-OAuth requirement list role names: the key's scope.
-            operation["security"] = [{"ApiKey": [op.scope]}]
+            operation["security"] = [{"ApiKey": [op.scope]}] + (
+                [{"Bearer": [op.scope]}] if op.bearer else []
+            )
             operation["x-tunegate-scope"] = op.scope
         paths.setdefault(op.path, {})[op.method] = operation
     return {
@@ -159,7 +163,8 @@ def build_document(operations: list[Operation]) -> dict[str, Any]:
                     "in": "header",
                     "name": "x-api-key",
                     "description": SCOPES_DESCRIPTION,
-                }
+                },
+                "Bearer": {"type": "http", "scheme": "bearer"},
             },
         },
     }

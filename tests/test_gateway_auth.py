@@ -78,16 +78,25 @@ PROBE = """
 import json, sys
 import app
 
-public, protected = [], []
+public, protected, bearer = [], [], []
+authorizers = (app.api_key_authorizer, app.bearer_key_authorizer)
 for path, methods in app.app.routes.items():
     for method, entry in methods.items():
-        wired = entry.api_key_required and entry.authorizer is app.api_key_authorizer
+        wired = entry.api_key_required and entry.authorizer in authorizers
         (protected if wired else public).append(f"{method} {path}")
-event = {"type": "TOKEN", "authorizationToken": sys.argv[1], "methodArn": sys.argv[2]}
-answer = app.api_key_authorizer(event, None)
+        if entry.authorizer is app.bearer_key_authorizer:
+            bearer.append(f"{method} {path}")
+def token(authorizer, value):
+    event = {"type": "TOKEN", "authorizationToken": value, "methodArn": sys.argv[2]}
+    return authorizer(event, None)
+answer = token(app.api_key_authorizer, sys.argv[1])
 config = app.api_key_authorizer.config
 print(json.dumps({"public": sorted(public), "protected": sorted(protected), "answer": answer,
-                  "header": config.header, "ttl": config.ttl_seconds}))
+                  "header": config.header, "ttl": config.ttl_seconds,
+                  "bearer": sorted(bearer),
+                  "bearer_header": app.bearer_key_authorizer.config.header,
+                  "bearer_answer": token(app.bearer_key_authorizer, "Bearer " + sys.argv[1]),
+                  "bare_answer": token(app.bearer_key_authorizer, sys.argv[1])}))
 """
 
 
@@ -124,6 +133,17 @@ def test_the_deployed_authorizer_reads_scoped_entries() -> None:
     answer = deployed_app(KEY, API_KEY_HASHES=f"{DIGEST}:invoke")["answer"]
     assert statement(answer)["Effect"] == "Allow"
     assert answer["context"] == {"scopes": "invoke"}
+
+
+def test_the_openai_routes_take_the_key_as_a_bearer_token_at_the_gateway() -> None:
+    """OpenAI clients send `Authorization: Bearer KEY`: the two completion routes get an
+    authorizer on that header; the same key, without the scheme, is denied there."""
+    out = deployed_app(KEY)
+    assert out["bearer"] == ["POST /v1/chat/completions", "POST /v1/completions"]
+    assert out["bearer_header"] == "Authorization"
+    assert statement(out["bearer_answer"])["Effect"] == "Allow"
+    assert out["bearer_answer"]["usageIdentifierKey"] == DIGEST
+    assert statement(out["bare_answer"])["Effect"] == "Deny"
 
 
 def test_the_deployed_authorizer_denies_a_wrong_key() -> None:

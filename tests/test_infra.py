@@ -393,7 +393,10 @@ def test_the_gateway_checks_keys_on_exactly_the_contracts_routes(sam: dict[str, 
         for method, operation in methods.items():
             secured = path.startswith("/v1/") and path != "/v1/feedback"
             names = {name for requirement in operation.get("security", []) for name in requirement}
-            expected = {"api_key", "api_key_authorizer"} if secured else set()
+            # OpenAI clients send `Authorization: Bearer KEY`: their routes' authorizer reads it
+            bearer = path in ("/v1/chat/completions", "/v1/completions")
+            authorizer = "bearer_key_authorizer" if bearer else "api_key_authorizer"
+            expected = {"api_key", authorizer} if secured else set()
             assert names == expected, f"{method.upper()} {path}"
 
 
@@ -406,12 +409,14 @@ def test_each_key_is_throttled_by_the_usage_plan(sam: dict[str, Any]) -> None:
     }
     assert sam["Outputs"]["ApiKeyUsagePlanId"]["Value"] == {"Ref": "ApiKeyUsagePlan"}
     # The authorizer reads only the key hashes: its own policy file, none of the stack's data.
-    role = sam["Resources"]["ApiKeyAuthorizerRole"]["Properties"]
-    assert not role.get("ManagedPolicyArns")
-    authorizer_file = ROOT / ".chalice" / f"policy-{STAGE}-authorizer.json"
-    [inline] = role["Policies"]
-    assert inline["PolicyDocument"] == json.loads(authorizer_file.read_text())
-    assert _functions(sam)["ApiKeyAuthorizer"]["Properties"]["Timeout"] <= 10
+    # The Bearer authorizer of the OpenAI-compatible routes is the same check on another header.
+    for name in ("ApiKeyAuthorizer", "BearerKeyAuthorizer"):
+        role = sam["Resources"][f"{name}Role"]["Properties"]
+        assert not role.get("ManagedPolicyArns")
+        authorizer_file = ROOT / ".chalice" / f"policy-{STAGE}-authorizer.json"
+        [inline] = role["Policies"]
+        assert inline["PolicyDocument"] == json.loads(authorizer_file.read_text())
+        assert _functions(sam)[name]["Properties"]["Timeout"] <= 10
 
 
 NOSNIFF = "gatewayresponse.header.X-Content-Type-Options"

@@ -4,16 +4,20 @@ place together so a failed run never leaves a mix of old and new files."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from chalicelib.dataprep.atomic import write_files
 from chalicelib.evaluation.answers import ItemResult
 from chalicelib.evaluation.metrics import BOOTSTRAP_RESAMPLES, Pricing
+from chalicelib.parsing import normalise_label
 from chalicelib.registry import Deployment
 
 RESULTS, ITEMS, LM_EVAL, REPORT = (
@@ -24,6 +28,10 @@ RESULTS, ITEMS, LM_EVAL, REPORT = (
 )
 CACHE = ".cache.sqlite"
 TASK_VERSION = 1.0
+LM_EVAL_VERSION = "0.4.13"  # the lm-evaluation-harness whose results and sample files these match
+# Corpus-level metrics are not means of per-item scores: named by their own aggregation.
+_MEAN_METRICS = frozenset({"acc", "mae", "invalid_rate"})
+_NOT_WORD = re.compile(r"\W")  # lm-eval's sanitize_task_name
 # METRICS field -> (lm-eval metric name, higher is better); stderrs ride along as "<name>_stderr"
 _LM_EVAL_METRICS: dict[str, tuple[str, bool]] = {
     "accuracy": ("acc", True),
@@ -119,7 +127,8 @@ def lm_eval_document(
     for deployment in deployments:
         name = deployment.name
         metrics = results["results"][name]
-        entry: dict[str, Any] = {"alias": name}
+        metrics_n = metrics.get("n", 0)
+        entry: dict[str, Any] = {"name": name, "alias": name, "sample_len": metrics_n}
         for field, (metric, _) in _LM_EVAL_METRICS.items():
             if metrics.get(field) is None:
                 continue
@@ -144,7 +153,11 @@ def lm_eval_document(
             },
             "num_fewshot": 0,
             "metric_list": [
-                {"metric": m, "aggregation": "mean", "higher_is_better": up}
+                {
+                    "metric": m,
+                    "aggregation": "mean" if m in _MEAN_METRICS else m,
+                    "higher_is_better": up,
+                }
                 for m, up in higher[name].items()
             ],
             "metadata": {
@@ -154,7 +167,8 @@ def lm_eval_document(
                 "output_type": deployment.output.type,
             },
         }
-        samples[name] = {"original": n_dataset_items, "effective": metrics.get("n", 0)}
+        samples[name] = {"original": n_dataset_items, "effective": metrics_n}
+    model_name = "+".join(tasks)  # deployment names never hold "+", so model_args parses back
     return {
         "results": tasks,
         "group_subtasks": {name: [] for name in tasks},
@@ -165,16 +179,94 @@ def lm_eval_document(
         "n-samples": samples,
         "config": {
             "model": "tunegate",
-            "model_args": ",".join(f"deployment={name}" for name in tasks),
+            "model_args": f"model={model_name}",
             "batch_size": meta.get("concurrency"),
             "limit": meta.get("limit"),
             "bootstrap_iters": BOOTSTRAP_RESAMPLES,
             "random_seed": meta.get("seed"),
             "gen_kwargs": None,
         },
+        "git_hash": None,
         "date": time.time(),
+        "pretty_env_info": "N/A",
+        "transformers_version": "N/A",
+        "lm_eval_version": LM_EVAL_VERSION,
+        "upper_git_hash": None,
+        "task_hashes": {},  # filled in from the items when the sample logs are written
+        "model_source": "tunegate",
+        "model_name": model_name,
+        "model_name_sanitized": re.sub(r"[\"<>:/|\\?*\[\]]+", "__", model_name),
+        "system_instruction": None,
+        "system_instruction_sha": None,
+        "fewshot_as_multiturn": False,
+        "chat_template": None,
+        "chat_template_sha": None,
         "total_evaluation_time_seconds": str(meta.get("duration_seconds")),
     }
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def lm_eval_sample(config: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any]:
+    """One line of lm-eval's `--log_samples` file from an items.jsonl record; `acc` scored
+    as Tunegate scores it, for label outputs."""
+    prompt = item["input"] if isinstance(item["input"], str) else json.dumps(item["input"])
+    target = str(item["reference"])
+    output = item["output"] or ""
+    record: dict[str, Any] = {
+        "doc_id": item["index"],
+        "doc": {"input": item["input"], "reference": item["reference"]},
+        "target": target,
+        "arguments": {"gen_args_0": {"arg_0": prompt, "arg_1": config["generation_kwargs"]}},
+        "resps": [[output]],
+        "filtered_resps": [output],
+        "filter": "none",
+        "metrics": [],
+        "doc_hash": _sha256(json.dumps(item["input"], ensure_ascii=False)),
+        "prompt_hash": _sha256(prompt),
+        "target_hash": _sha256(target),
+    }
+    if config["metadata"]["output_type"] == "label":
+        prediction = item["prediction"]
+        correct = prediction is not None and normalise_label(str(prediction)) == normalise_label(
+            target
+        )
+        record["metrics"] = ["acc"]
+        record["acc"] = float(correct)
+    return record
+
+
+def _sample_lines(
+    lm_eval: Mapping[str, Any], task: str, items_path: Path, hashes: dict[str, str]
+) -> Iterator[str]:
+    """A task's sample log, streamed from the spool (answered items only: errors are not
+    scored); its hash over the documents lands in `hashes` once the file is written."""
+    digest = hashlib.sha256()
+    for item in read_items(items_path):
+        if item["model"] == task and item["status"] != "error":
+            record = lm_eval_sample(lm_eval["configs"][task], item)
+            digest.update(record["doc_hash"].encode())
+            yield json.dumps(record, ensure_ascii=False) + "\n"
+    hashes[task] = digest.hexdigest()
+
+
+def _lm_eval_files(
+    out_dir: Path, lm_eval: Mapping[str, Any], items_path: Path
+) -> list[tuple[Path, Iterator[str]]]:
+    """The sample logs, named as lm-eval names them, then the results file with their hashes."""
+    stamp = datetime.now().isoformat().replace(":", "-")  # lm-eval's own file timestamp
+    hashes: dict[str, str] = {}
+    files = [
+        (
+            out_dir / f"samples_{_NOT_WORD.sub('_', task)}_{stamp}.jsonl",
+            _sample_lines(lm_eval, task, items_path, hashes),
+        )
+        for task in lm_eval["results"]
+    ]
+    files.append((out_dir / LM_EVAL, _later(lambda: _json({**lm_eval, "task_hashes": hashes}))))
+    return files
 
 
 def _later(render: Callable[[], str]) -> Iterator[str]:
@@ -207,7 +299,7 @@ def write_outputs(
     files = [
         (out_dir / ITEMS, _copy(items_path)),
         (out_dir / RESULTS, _later(lambda: _json(results))),
-        (out_dir / LM_EVAL, _later(lambda: _json(lm_eval))),
+        *_lm_eval_files(out_dir, lm_eval, items_path),
         (out_dir / REPORT, _later(lambda: _render_report(results, items_path))),
     ]
     write_files(files)

@@ -31,6 +31,8 @@ class InferenceParams:
     temperature: float
     top_p: float
     stop: tuple[str, ...] = ()
+    #: Only the OpenAI-compatible families take a seed; the Bedrock bodies have no field for it.
+    seed: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,12 @@ def truncate_at_stop(text: str, stop: tuple[str, ...]) -> str:
         if position != -1:
             cut = min(cut, position)
     return text[:cut]
+
+
+def native_stops(stop: tuple[str, ...], limit: int) -> list[str]:
+    """The stop sequences a family's API accepts (at most `limit`); `complete()` trims the
+    answer at every stop afterwards, so the ones left out still apply."""
+    return list(stop[:limit])
 
 
 def transcript(prompt: Prompt, user: str, assistant: str) -> str:

@@ -10,6 +10,7 @@ from chalicelib.formats.base import (
     InferenceParams,
     Prompt,
     dig,
+    native_stops,
     optional_int,
     optional_str,
     text_at,
@@ -17,6 +18,8 @@ from chalicelib.formats.base import (
 )
 
 name = "converse"
+# Converse documents 2,500, but models behind it (Titan, Mistral) take 4.
+MAX_STOP_SEQUENCES = 4
 api: Api = "converse"
 
 
@@ -27,7 +30,7 @@ def build_request(prompt: Prompt, params: InferenceParams) -> dict[str, Any]:
         "topP": params.top_p,
     }
     if params.stop:
-        config["stopSequences"] = list(params.stop)
+        config["stopSequences"] = native_stops(params.stop, MAX_STOP_SEQUENCES)
     request: dict[str, Any] = {
         "messages": [{"role": m.role, "content": [{"text": m.content}]} for m in prompt.messages],
         "inferenceConfig": config,

@@ -9,6 +9,7 @@ from chalicelib.formats.base import (
     Completion,
     InferenceParams,
     Prompt,
+    native_stops,
     optional_int,
     optional_str,
     text_at,
@@ -16,6 +17,8 @@ from chalicelib.formats.base import (
 )
 
 name = "completions"
+# OpenAI takes at most 4 (vLLM more; 4 is what every server accepts).
+MAX_STOP_SEQUENCES = 4
 api: Api = "openai_completions"
 
 
@@ -26,8 +29,10 @@ def build_request(prompt: Prompt, params: InferenceParams) -> dict[str, Any]:
         "temperature": params.temperature,
         "top_p": params.top_p,
     }
+    if params.seed is not None:
+        request["seed"] = params.seed
     if params.stop:
-        request["stop"] = list(params.stop)
+        request["stop"] = native_stops(params.stop, MAX_STOP_SEQUENCES)
     return request
 
 

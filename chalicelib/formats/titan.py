@@ -9,6 +9,7 @@ from chalicelib.formats.base import (
     Completion,
     InferenceParams,
     Prompt,
+    native_stops,
     optional_int,
     optional_str,
     text_at,
@@ -16,6 +17,8 @@ from chalicelib.formats.base import (
 )
 
 name = "titan"
+# textGenerationConfig.stopSequences takes at most 4.
+MAX_STOP_SEQUENCES = 4
 api: Api = "invoke"
 
 
@@ -26,7 +29,7 @@ def build_request(prompt: Prompt, params: InferenceParams) -> dict[str, Any]:
         "topP": params.top_p,
     }
     if params.stop:
-        config["stopSequences"] = list(params.stop)
+        config["stopSequences"] = native_stops(params.stop, MAX_STOP_SEQUENCES)
     return {"inputText": transcript(prompt, "User", "Bot"), "textGenerationConfig": config}
 
 

@@ -17,6 +17,7 @@ def complete(deployment: Deployment, prompt: Prompt, params: InferenceParams) ->
     else:
         body = openai_compat.call(deployment, fmt.api, request)
     completion = fmt.read_response(body)
-    if params.stop:
-        completion = replace(completion, text=truncate_at_stop(completion.text, params.stop))
+    trimmed = truncate_at_stop(completion.text, params.stop)
+    if trimmed != completion.text:  # a stop the family was not sent, or did not honour
+        completion = replace(completion, text=trimmed, stop_reason="stop_sequence")
     return completion

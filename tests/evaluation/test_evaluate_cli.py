@@ -89,7 +89,13 @@ def test_evaluate_writes_every_output_and_prints_the_table(
         assert model in done.stdout
     assert "accuracy" in done.stdout and "McNemar" in done.stdout
     assert fresh_emulator.stats()["total"] == 60
-    assert {p.name for p in out.iterdir() if not p.name.startswith(".cache")} == OUTPUTS
+    names = {p.name for p in out.iterdir() if not p.name.startswith(".cache")}
+    samples = {n for n in names if n.startswith("samples_")}  # lm-eval's sample logs
+    assert names - samples == OUTPUTS
+    assert {n.rsplit("_", 1)[0] for n in samples} == {
+        "samples_sentiment_converse",
+        "samples_sentiment_legacy",
+    }
 
     results = json.loads((out / "results.json").read_text())
     meta = results["meta"]
