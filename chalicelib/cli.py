@@ -26,8 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     bootstrap.set_defaults(handler=_bootstrap)
     policy = subparsers.add_parser(
         "policy",
-        help="write each function's .chalice/policy-<stage>[-worker|-authorizer].json from the "
-        "stage's registry",
+        help="write each function's .chalice/policy-<stage>[-worker|-authorizer|"
+        "-bearer_authorizer].json from the stage's registry",
     )
     policy.add_argument("--account-id", required=True, help="12-digit AWS account id")
     policy.add_argument("--region", required=True)

@@ -24,6 +24,7 @@ FUNCTION_LOGICAL_IDS = {
     "api": "APIHandler",
     "worker": "EvaluationWorker",
     "authorizer": "ApiKeyAuthorizer",
+    "bearer_authorizer": "BearerKeyAuthorizer",
 }
 #: Actions AWS defines only on "*" (no resource-level permissions).
 RESOURCELESS_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
@@ -61,8 +62,9 @@ def policy_file(stage: str, function: str) -> str:
 def function_policies(
     registry: Registry, settings: Settings, *, account_id: str, region: str
 ) -> dict[str, dict[str, Any]]:
-    """The inline policy of each function: `api`, `worker`, and `authorizer` when the stage has
-    the gateway's key authorizer."""
+    """The inline policy of each function: `api`, `worker`, and, when the stage has the gateway's
+    key authorizers, `authorizer` (x-api-key) and `bearer_authorizer` (the OpenAI-compatible
+    routes' `Authorization: Bearer`): the same grants, each role writing only its own logs."""
     where = {"account_id": account_id, "region": region}
     policies = {
         "api": api_policy(registry, settings, **where),
@@ -70,6 +72,9 @@ def function_policies(
     }
     if settings.api_key_authorizer:
         policies["authorizer"] = authorizer_policy(settings, **where)
+        policies["bearer_authorizer"] = authorizer_policy(
+            settings, function="bearer_authorizer", **where
+        )
     return policies
 
 
@@ -101,11 +106,13 @@ def worker_policy(
     return policy.document()
 
 
-def authorizer_policy(settings: Settings, *, account_id: str, region: str) -> dict[str, Any]:
-    """The API key authorizer (chalicelib/gateway_auth.py): the key hashes, its logs, X-Ray."""
+def authorizer_policy(
+    settings: Settings, *, account_id: str, region: str, function: str = "authorizer"
+) -> dict[str, Any]:
+    """A key authorizer (chalicelib/gateway_auth.py): the key hashes, its logs, X-Ray."""
     policy = _Statements()
     _key_hashes(policy, settings, account_id=account_id, region=region)
-    _logs_and_tracing(policy, settings, "authorizer", account_id=account_id, region=region)
+    _logs_and_tracing(policy, settings, function, account_id=account_id, region=region)
     return policy.document()
 
 

@@ -73,12 +73,15 @@ def test_committed_policies_are_least_privilege_and_current(stage: str) -> None:
     _, _, arns = stage_inputs(stage)
     generated = policies(stage)
     assert set(generated) == (
-        {"api", "worker", "authorizer"} if stage != "local" else {"api", "worker"}
+        {"api", "worker", "authorizer", "bearer_authorizer"}
+        if stage != "local"
+        else {"api", "worker"}
     )
     for function, policy in generated.items():
         committed = json.loads((ROOT / ".chalice" / policy_file(stage, function)).read_text())
         assert committed == policy, f"regenerate: python -m chalicelib.cli --stage {stage} policy"
-        assert problems(committed, arns if function != "authorizer" else set()) == []
+        authorizer = function in ("authorizer", "bearer_authorizer")
+        assert problems(committed, set() if authorizer else arns) == []
 
 
 def test_config_gives_each_function_its_own_policy() -> None:
@@ -91,6 +94,9 @@ def test_config_gives_each_function_its_own_policy() -> None:
         if "api_key_authorizer" in functions:
             authorizer = functions["api_key_authorizer"]["iam_policy_file"]
             assert authorizer == policy_file(stage, "authorizer")
+        if "bearer_key_authorizer" in functions:
+            bearer = functions["bearer_key_authorizer"]["iam_policy_file"]
+            assert bearer == policy_file(stage, "bearer_authorizer")
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])

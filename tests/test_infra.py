@@ -410,10 +410,13 @@ def test_each_key_is_throttled_by_the_usage_plan(sam: dict[str, Any]) -> None:
     assert sam["Outputs"]["ApiKeyUsagePlanId"]["Value"] == {"Ref": "ApiKeyUsagePlan"}
     # The authorizer reads only the key hashes: its own policy file, none of the stack's data.
     # The Bearer authorizer of the OpenAI-compatible routes is the same check on another header.
-    for name in ("ApiKeyAuthorizer", "BearerKeyAuthorizer"):
+    for name, function in (
+        ("ApiKeyAuthorizer", "authorizer"),
+        ("BearerKeyAuthorizer", "bearer_authorizer"),
+    ):
         role = sam["Resources"][f"{name}Role"]["Properties"]
         assert not role.get("ManagedPolicyArns")
-        authorizer_file = ROOT / ".chalice" / f"policy-{STAGE}-authorizer.json"
+        authorizer_file = ROOT / ".chalice" / policy_file(STAGE, function)
         [inline] = role["Policies"]
         assert inline["PolicyDocument"] == json.loads(authorizer_file.read_text())
         assert _functions(sam)[name]["Properties"]["Timeout"] <= 10
@@ -451,6 +454,7 @@ def test_each_function_has_its_own_role_and_only_its_own_policies(sam: dict[str,
         "APIHandler": ("api", [{"Ref": "ApiResourcesPolicy"}]),
         "EvaluationWorker": ("worker", [{"Ref": "WorkerResourcesPolicy"}]),
         "ApiKeyAuthorizer": ("authorizer", []),
+        "BearerKeyAuthorizer": ("bearer_authorizer", []),
     }
     functions = _functions(sam)
     assert set(functions) == set(expected)

@@ -24,6 +24,12 @@ MISSING_ID = uuid.uuid4().hex
 ROUTES: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("GET", "/v1/models"): ("invoke", "/v1/models", None),
     ("POST", "/v1/models/{name}/invoke"): ("invoke", "/v1/models/nope/invoke", {"input": "x"}),
+    ("POST", "/v1/chat/completions"): (
+        "invoke",
+        "/v1/chat/completions",
+        {"model": "nope", "messages": [{"role": "user", "content": "x"}]},
+    ),
+    ("POST", "/v1/completions"): ("invoke", "/v1/completions", {"model": "nope", "prompt": "x"}),
     ("GET", "/v1/models/{name}/feedback/summary"): (
         "evaluate",
         "/v1/models/nope/feedback/summary",
@@ -47,6 +53,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str, Any]] = {
         ]
     },
 }
+BEARER_PATHS = {"/v1/models", "/v1/chat/completions", "/v1/completions"}
 PUBLIC = {
     ("GET", "/health"),
     ("GET", "/openapi.json"),
@@ -79,7 +86,9 @@ def test_the_openapi_document_shows_the_scope_the_app_enforces(stack: Any) -> No
         if scope is None:
             assert "security" not in operation and "x-tunegate-scope" not in operation
         else:
-            assert operation["security"] == [{"ApiKey": [scope]}], (method, path)
+            # The OpenAI-compatible routes also take the key as a Bearer token.
+            bearer = [{"Bearer": [scope]}] if path in BEARER_PATHS else []
+            assert operation["security"] == [{"ApiKey": [scope]}, *bearer], (method, path)
             assert operation["x-tunegate-scope"] == scope
             assert "403" in operation["responses"]
 

@@ -43,6 +43,7 @@ LOGS = {("logs:CreateLogGroup", ""), ("logs:CreateLogStream", ""), ("logs:PutLog
 PLATFORM: dict[str, set[Grant]] = {
     "api": LOGS | {(a, "") for a in RESOURCELESS_ACTIONS},
     "authorizer": LOGS | {(a, "") for a in RESOURCELESS_ACTIONS},
+    "bearer_authorizer": LOGS | {(a, "") for a in RESOURCELESS_ACTIONS},
     "worker": LOGS
     | {(a, "") for a in RESOURCELESS_ACTIONS}
     | {
@@ -179,9 +180,12 @@ def inline_grants(function: str, stage: str) -> set[Grant]:
 
 def policy_file(function: str, stage: str) -> str:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
-    chalice_name = {"api": "api_handler", "worker": "evaluation_worker"}.get(
-        function, "api_key_authorizer"
-    )
+    chalice_name = {
+        "api": "api_handler",
+        "worker": "evaluation_worker",
+        "authorizer": "api_key_authorizer",
+        "bearer_authorizer": "bearer_key_authorizer",
+    }[function]
     per_function = config.get("lambda_functions", {}).get(chalice_name, {})
     return str(per_function.get("iam_policy_file", config["iam_policy_file"]))
 
@@ -320,6 +324,7 @@ def test_every_grant_is_used_and_every_call_granted(
 
     from chalicelib.gateway_auth import authorize
     from chalicelib.jobs.context import reset_job_context
+    from chalicelib.openai_api.edge import bearer_token
     from chalicelib.secrets import api_key_hashes
     from scripts.worker import LocalWorker
 
@@ -366,9 +371,14 @@ def test_every_grant_is_used_and_every_call_granted(
     with recorder.running("authorizer"):
         arn = "arn:aws:execute-api:us-east-1:123456789012:api/dev/GET/v1/models"
         assert authorize(API_KEY, arn, api_key_hashes(deployed_settings))["usageIdentifierKey"]
+    parameters.clear_caches()
+    with recorder.running("bearer_authorizer"):  # app.py's bearer_key_authorizer
+        arn = "arn:aws:execute-api:us-east-1:123456789012:api/dev/POST/v1/completions"
+        key = bearer_token(f"Bearer {API_KEY}")
+        assert authorize(key, arn, api_key_hashes(deployed_settings))["usageIdentifierKey"]
 
     for stage in ("dev", "prod"):
-        for function in ("api", "worker", "authorizer"):
+        for function in ("api", "worker", "authorizer", "bearer_authorizer"):
             used = recorder.grants[function] | PLATFORM[function]
             granted = stack_grants(function) | inline_grants(function, stage)
             assert unused(granted, used) == set(), f"{stage} {function}: granted, never used"
