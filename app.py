@@ -16,30 +16,7 @@ from typing import Any
 from chalice.app import AuthRequest, Chalice, Request, Response, SQSEvent
 
 from chalicelib import __version__
-from chalicelib.api_models import InvokeRequest
-from chalicelib.errors import TunegateError
-from chalicelib.feedback import (
-    ExportQuery,
-    FeedbackRequest,
-    SummaryQuery,
-    export_training_data,
-    parse_time,
-    submit_feedback,
-    summarize,
-)
-from chalicelib.gateway_auth import AUTHORIZER_HEADER, authorize
-from chalicelib.health import dependency_checks
-from chalicelib.invocations import invoke
-from chalicelib.jobs.settings import get_job_settings
-from chalicelib.observability import logger, metrics
-from chalicelib.openai_api.edge import bearer_token, openai_routes
-from chalicelib.openai_api.models import ChatCompletionRequest, CompletionRequest
-from chalicelib.openai_api.responses import model_list
-from chalicelib.openai_api.service import chat_completion, completion
-from chalicelib.runtime import get_runtime
-from chalicelib.secrets import api_key_hashes
-from chalicelib.tracing import annotate, traced
-from chalicelib.web import (
+from chalicelib.api.edge import (
     api_routes,
     caller,
     cors_headers,
@@ -50,7 +27,30 @@ from chalicelib.web import (
     parse_body,
     parse_query,
 )
-from chalicelib.widget import widget_script
+from chalicelib.api.health import dependency_checks
+from chalicelib.api.models import InvokeRequest
+from chalicelib.auth.authorizer import AUTHORIZER_HEADER, authorize
+from chalicelib.auth.keys import api_key_hashes
+from chalicelib.errors import TunegateError
+from chalicelib.feedback.service import (
+    ExportQuery,
+    FeedbackRequest,
+    SummaryQuery,
+    export_training_data,
+    parse_time,
+    submit_feedback,
+    summarize,
+)
+from chalicelib.feedback.widget import widget_script
+from chalicelib.jobs.settings import get_job_settings
+from chalicelib.observability import logger, metrics
+from chalicelib.openai_api.edge import bearer_token, openai_routes
+from chalicelib.openai_api.models import ChatCompletionRequest, CompletionRequest
+from chalicelib.openai_api.responses import model_list
+from chalicelib.openai_api.service import chat_completion, completion
+from chalicelib.runtime import get_runtime
+from chalicelib.serving.invoke import invoke
+from chalicelib.tracing import annotate, traced
 
 # Evaluation jobs, the worker, the report and the OpenAPI document are imported inside their
 # routes: the invoke path's cold start does not pay for the evaluation engine.
@@ -198,7 +198,7 @@ def feedback_export() -> Response:
 
 @route("/openapi.json", public=True)
 def openapi_document() -> Response:
-    from chalicelib.openapi import document
+    from chalicelib.api.openapi import document
 
     return json_response(document())
 

@@ -89,11 +89,11 @@ def main() -> None:
 
     import app as app_module
     from chalicelib import aws
-    from chalicelib.dynamo_codec import to_item
+    from chalicelib.config.registry import load_registry
     from chalicelib.formats import converse
-    from chalicelib.invocation_store import MemoryInvocationStore
-    from chalicelib.prompting import render_prompt, resolve_params
-    from chalicelib.registry import load_registry
+    from chalicelib.serving.prompting import render_prompt, resolve_params
+    from chalicelib.storage.codec import to_item
+    from chalicelib.storage.invocations import MemoryInvocationStore
 
     deployment = load_registry(stack.models_file).get("bench")
     prompt = render_prompt(deployment.prompt, input_text="positive")

@@ -107,10 +107,10 @@ def synthetic_items(n: int) -> list[object]:
 
 
 def run_sequential(items: list[object], model_id: str) -> float:
+    from chalicelib.config.registry import Deployment
     from chalicelib.evaluation.runner import prompt_for
-    from chalicelib.prompting import resolve_params
     from chalicelib.providers import complete
-    from chalicelib.registry import Deployment
+    from chalicelib.serving.prompting import resolve_params
 
     deployment = Deployment.model_validate({**DEPLOYMENT, "model_id": model_id})
     params = resolve_params(deployment.inference)
@@ -123,10 +123,10 @@ def run_sequential(items: list[object], model_id: str) -> float:
 def run_runner(
     items: list[object], concurrency: int, workdir: Path, model_id: str
 ) -> tuple[float, int]:
+    from chalicelib.config.registry import Deployment
     from chalicelib.evaluation.cache import SqliteCache
     from chalicelib.evaluation.runner import Evaluator
     from chalicelib.evaluation.totals import EvaluationTotals
-    from chalicelib.registry import Deployment
 
     deployment = Deployment.model_validate({**DEPLOYMENT, "model_id": model_id})
     path = workdir / f"cache-{concurrency}-{len(items)}.sqlite"

@@ -12,7 +12,7 @@ from typing import Any
 import botocore.session
 from botocore.config import Config
 
-from chalicelib.settings import get_settings
+from chalicelib.config.settings import get_settings
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}

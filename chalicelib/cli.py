@@ -11,9 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from chalicelib.cli_output import quiet_on_broken_pipe
+from chalicelib.config.stages import apply_stage_environment
 from chalicelib.dataprep.commands import register as register_dataprep
 from chalicelib.evaluation.commands import register as register_evaluation
-from chalicelib.stages import apply_stage_environment
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _openapi(args: argparse.Namespace) -> int:
     import json
 
-    from chalicelib.openapi import document
-    from chalicelib.stages import PROJECT_DIR
+    from chalicelib.api.openapi import document
+    from chalicelib.config.stages import PROJECT_DIR
 
     out = args.out or PROJECT_DIR / "docs" / "openapi.json"
     with open(out, "w", encoding="utf-8") as handle:
@@ -85,7 +85,7 @@ def _openapi(args: argparse.Namespace) -> int:
 
 
 def _scopes_argument(text: str) -> frozenset[str]:
-    from chalicelib.scopes import parse_scopes
+    from chalicelib.auth.scopes import parse_scopes
 
     try:
         return parse_scopes(text, ",")
@@ -94,9 +94,9 @@ def _scopes_argument(text: str) -> frozenset[str]:
 
 
 def _create_api_key(args: argparse.Namespace) -> int:
-    from chalicelib.api_keys import create_api_key
-    from chalicelib.scopes import SCOPES, join_scopes
-    from chalicelib.settings import get_settings
+    from chalicelib.auth.commands import create_api_key
+    from chalicelib.auth.scopes import SCOPES, join_scopes
+    from chalicelib.config.settings import get_settings
 
     parameter = get_settings().api_key_hashes_parameter
     scopes = args.scopes or frozenset(SCOPES)
@@ -117,9 +117,9 @@ def _create_api_key(args: argparse.Namespace) -> int:
 def _revoke_api_key(args: argparse.Namespace) -> int:
     import re
 
-    from chalicelib.api_keys import revoke_api_key
-    from chalicelib.secrets import hash_api_key
-    from chalicelib.settings import get_settings
+    from chalicelib.auth.commands import revoke_api_key
+    from chalicelib.auth.keys import hash_api_key
+    from chalicelib.config.settings import get_settings
 
     # The stored entry (`HASH:scope+scope`) is accepted too: only its hash names the key.
     digest = hash_api_key(args.key) if args.key else args.key_hash.strip().lower().partition(":")[0]
@@ -140,10 +140,10 @@ def _policy(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from chalicelib.iam import function_policies, policy_file
-    from chalicelib.registry import load_registry
-    from chalicelib.settings import get_settings
-    from chalicelib.stages import PROJECT_DIR
+    from chalicelib.config.registry import load_registry
+    from chalicelib.config.settings import get_settings
+    from chalicelib.config.stages import PROJECT_DIR
+    from chalicelib.deploy.iam import function_policies, policy_file
 
     settings = get_settings()
     registry = load_registry(settings.models_file)
@@ -161,7 +161,7 @@ def _policy(args: argparse.Namespace) -> int:
 
 
 def _bootstrap(args: argparse.Namespace) -> int:
-    from chalicelib.bootstrap import bootstrap_resources
+    from chalicelib.deploy.bootstrap import bootstrap_resources
 
     for line in bootstrap_resources():
         print(line)

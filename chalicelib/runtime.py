@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from chalicelib.feedback_store import DynamoFeedbackStore
-from chalicelib.invocation_store import DynamoInvocationStore, InvocationStore
-from chalicelib.invocations import InvocationContext
-from chalicelib.registry import Registry, load_registry
-from chalicelib.secrets import feedback_token_secret
-from chalicelib.settings import Settings, get_settings
+from chalicelib.auth.keys import feedback_token_secret
+from chalicelib.config.registry import Registry, load_registry
+from chalicelib.config.settings import Settings, get_settings
+from chalicelib.serving.invoke import InvocationContext
+from chalicelib.storage.feedback import DynamoFeedbackStore
+from chalicelib.storage.invocations import DynamoInvocationStore, InvocationStore
 
 
 @dataclass

@@ -93,8 +93,8 @@ def start_local_stack(
     for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(key, None)
     from chalicelib import aws
-    from chalicelib.bootstrap import bootstrap_resources
-    from chalicelib.settings import get_settings
+    from chalicelib.config.settings import get_settings
+    from chalicelib.deploy.bootstrap import bootstrap_resources
 
     get_settings.cache_clear()
     aws.reset_clients()

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chalicelib.stages import stage_environment  # noqa: E402
+from chalicelib.config.stages import stage_environment  # noqa: E402
 from devstack.supervisor import Supervisor, log_to_stderr  # noqa: E402
 
 DEV_API_KEY = "tg-local-dev-key"  # its SHA-256 is the local stage's API_KEY_HASHES

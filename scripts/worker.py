@@ -236,8 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         return _supervise(args, stop)
     if args.parent_pid is not None:
         _stop_with_parent(args.parent_pid, stop)
-    from chalicelib.settings import get_settings
-    from chalicelib.stages import apply_stage_environment
+    from chalicelib.config.settings import get_settings
+    from chalicelib.config.stages import apply_stage_environment
 
     apply_stage_environment(args.stage)  # variables already set (tests, make run) win
     # As the CLI and the deployed worker: the runner is the retry layer and must see throttles.

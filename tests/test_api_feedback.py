@@ -46,7 +46,7 @@ def stored(invocation_id: str) -> dict[str, Any] | None:
     )
     if item is None:
         return None
-    from chalicelib.dynamo_codec import from_item
+    from chalicelib.storage.codec import from_item
 
     return from_item(item)
 
@@ -74,7 +74,7 @@ def test_first_post_creates_later_posts_replace(client: Any) -> None:
 
 
 def test_token_abuse_is_403(client: Any) -> None:
-    from chalicelib.tokens import issue_feedback_token
+    from chalicelib.serving.feedback_tokens import issue_feedback_token
 
     a, b = invocation(client), invocation(client)
     now = time.time()
@@ -130,7 +130,7 @@ def test_bad_feedback_is_400(client: Any, change: dict, field: str) -> None:
 def test_concurrent_posts_keep_one_record_per_invocation(client: Any, stack: Any) -> None:
     """200 posts over 50 invocations from 50 threads: each invocation's posts arrive in order
     from one thread while all invocations race; then 8 simultaneous posts on one invocation."""
-    from chalicelib.feedback import FeedbackRequest, submit_feedback
+    from chalicelib.feedback.service import FeedbackRequest, submit_feedback
 
     runtime = stack.runtime
     invocations = [invocation(client, "echo-converse", f"item {i}") for i in range(50)]

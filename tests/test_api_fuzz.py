@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from chalicelib.openapi import document
+from chalicelib.api.openapi import document
 from tests.conftest import API_KEY, ROOT
 
 CHECKS = ",".join(

@@ -149,7 +149,7 @@ def test_invocation_is_recorded(client: Any, stack: Any) -> None:
 
 
 def test_feedback_token_is_bound_to_the_invocation(client: Any) -> None:
-    from chalicelib.tokens import verify_feedback_token
+    from chalicelib.serving.feedback_tokens import verify_feedback_token
 
     body = json.loads(invoke(client, "echo-converse", {"input": "x"}).body)
     secret = b"test-feedback-secret"

@@ -13,10 +13,10 @@ from typing import Any
 import boto3
 import pytest
 
+from chalicelib.auth.keys import require_api_key
+from chalicelib.auth.scopes import Scope
+from chalicelib.config.settings import settings_from_env
 from chalicelib.errors import Forbidden, Unauthorized
-from chalicelib.scopes import Scope
-from chalicelib.secrets import require_api_key
-from chalicelib.settings import settings_from_env
 from tests.conftest import ROOT
 
 PARAMETER = "/tunegate/test/api-key-hashes"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.config.registry import InferenceSpec, PromptSpec
 from chalicelib.errors import InvalidRequest, ModelError
 from chalicelib.formats import (
     FORMATS,
@@ -19,8 +20,12 @@ from chalicelib.formats import (
     titan,
 )
 from chalicelib.formats.base import transcript, truncate_at_stop
-from chalicelib.prompting import format_user_text, render_prompt, resolve_params, with_separator
-from chalicelib.registry import InferenceSpec, PromptSpec
+from chalicelib.serving.prompting import (
+    format_user_text,
+    render_prompt,
+    resolve_params,
+    with_separator,
+)
 
 SEP = "\n\n###\n\n"
 PARAMS = InferenceParams(max_tokens=7, temperature=0.2, top_p=0.9, stop=("\n", "END"))
@@ -203,7 +208,7 @@ def test_stop_truncation_takes_earliest() -> None:
 
 
 def test_every_registry_format_is_known() -> None:
-    from chalicelib.registry import BEDROCK_FORMATS, OPENAI_FORMATS
+    from chalicelib.config.registry import BEDROCK_FORMATS, OPENAI_FORMATS
 
     for name in BEDROCK_FORMATS:
         assert get_format("bedrock", name).name == name

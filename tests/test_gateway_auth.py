@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.gateway_auth import authorize, stage_wide
+from chalicelib.auth.authorizer import authorize, stage_wide
 from tests.conftest import run_python_json
 
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/POST/v1/models/m/invoke"

@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.iam import (
+from chalicelib.config.registry import load_registry
+from chalicelib.config.settings import settings_from_env
+from chalicelib.config.stages import stage_environment
+from chalicelib.deploy.iam import (
     FUNCTION_LOGICAL_IDS,
     RESOURCELESS_ACTIONS,
     authorizer_policy,
@@ -19,9 +22,6 @@ from chalicelib.iam import (
     policy_file,
     secret_resource,
 )
-from chalicelib.registry import load_registry
-from chalicelib.settings import settings_from_env
-from chalicelib.stages import stage_environment
 from tests.conftest import ROOT
 
 ACCOUNTS = {"local": "000000000000", "dev": "123456789012", "prod": "123456789012"}

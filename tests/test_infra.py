@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.auth.keys import INVALID_API_KEY, MISSING_API_KEY
+from chalicelib.deploy.iam import FUNCTION_LOGICAL_IDS, policy_file
 from chalicelib.errors import ServiceUnavailable, Throttled, Unauthorized
-from chalicelib.iam import FUNCTION_LOGICAL_IDS, policy_file
-from chalicelib.secrets import INVALID_API_KEY, MISSING_API_KEY
 from devstack.lambda_vendor import vendor_lambda_dependencies
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -448,7 +448,7 @@ def test_an_alarm_sees_every_internal_error(merge_template: dict[str, Any]) -> N
 
 
 def test_each_function_has_its_own_role_and_only_its_own_policies(sam: dict[str, Any]) -> None:
-    """One role per function: its inline policy is its own file (chalicelib/iam.py), its
+    """One role per function: its inline policy is its own file (chalicelib/deploy/iam.py), its
     managed policy the stack's grants for it (tests/jobs/test_iam_usage.py checks both)."""
     expected = {
         "APIHandler": ("api", [{"Ref": "ApiResourcesPolicy"}]),

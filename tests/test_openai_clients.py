@@ -16,7 +16,7 @@ from typing import Any
 import openai
 import pytest
 
-from chalicelib.parsing import parse_label
+from chalicelib.serving.parsing import parse_label
 from examples.lm_eval import utils as task_utils
 from tests.conftest import API_KEY, ROOT
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import boto3
 import pytest
 
+from chalicelib.config.registry import Deployment
 from chalicelib.errors import ModelError, ModelNotReady, Throttled
 from chalicelib.formats import InferenceParams, Message, Prompt
 from chalicelib.providers import complete
-from chalicelib.registry import Deployment
 
 PROMPT = Prompt(messages=(Message("user", "hello there\n\n###\n\n"),))
 PARAMS = InferenceParams(max_tokens=20, temperature=0.0, top_p=1.0)

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from chalicelib.api_models import ModelsResponse
+from chalicelib.api.models import ModelsResponse
+from chalicelib.config.registry import Deployment
 from chalicelib.openai_api.models import (
     ChatCompletionRequest,
     ChatCompletionResponse,
     CompletionResponse,
 )
 from chalicelib.openai_api.service import generation_params
-from chalicelib.registry import Deployment
 from tests.conftest import API_KEY
 
 SEP = "\n\n###\n\n"

@@ -46,7 +46,7 @@ response["without_pyc"] = [m.__name__ for m in sources if not m.__spec__.cached
 response["xray"] = sys.modules["aws_xray_sdk"].__file__
 response["flags"] = [sys.flags.isolated, sys.flags.no_site, sys.flags.dont_write_bytecode]
 import gc
-from chalicelib import api_models
+from chalicelib.api import models as api_models
 response["frozen"] = gc.get_freeze_count()
 response["gc"] = gc.isenabled()
 response["built"] = [n for n in ("ModelSummary", "EvaluationStatus", "InvokeResponse")
@@ -80,7 +80,7 @@ def test_bundle_within_budget_and_lean(bundle: Path) -> None:
     for heavy in ("numpy", "pandas", "sklearn", "torch", "boto3", "botocore", "moto", "emulator"):
         assert heavy not in top, heavy
     assert "chalicelib/registries/prod.json" in names
-    assert "chalicelib/static/feedback.js" in names
+    assert "chalicelib/feedback/static/feedback.js" in names
     assert any(n.startswith("pydantic_core/") and n.endswith("-linux-gnu.so") for n in names)
     assert "aws_xray_sdk/core/recorder.py" in names and any(n.startswith("wrapt/") for n in names)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.parsing import normalise_label, parse_label, parse_number, parse_output
-from chalicelib.registry import OutputSpec
+from chalicelib.config.registry import OutputSpec
+from chalicelib.serving.parsing import normalise_label, parse_label, parse_number, parse_output
 
 LABELS = ["negative", "neutral", "positive"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.config.registry import load_registry
 from chalicelib.errors import ConfigurationError, NotFound
-from chalicelib.registry import load_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = {

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.edge import SCOPE_ATTRIBUTE
+from chalicelib.api.openapi import document
+from chalicelib.auth.keys import known_key, require_api_key
+from chalicelib.auth.scopes import SCOPES, KeyEntry, parse_key_entry, parse_scopes
+from chalicelib.config.settings import settings_from_env
 from chalicelib.errors import ConfigurationError, Forbidden, Unauthorized
-from chalicelib.openapi import document
-from chalicelib.scopes import SCOPES, KeyEntry, parse_key_entry, parse_scopes
-from chalicelib.secrets import known_key, require_api_key
-from chalicelib.settings import settings_from_env
-from chalicelib.web import SCOPE_ATTRIBUTE
 from tests.conftest import API_KEY, SCOPED_KEYS, auth_headers
 
 DIGEST = hashlib.sha256(b"k").hexdigest()
@@ -163,7 +163,7 @@ def test_the_admin_scope_is_ready_for_its_routes(stack: Any) -> None:
     from chalice.app import Chalice
     from chalice.test import Client
 
-    from chalicelib.web import api_routes, caller, json_response
+    from chalicelib.api.edge import api_routes, caller, json_response
 
     app = Chalice(app_name="admin-probe")
     route = api_routes(app)
@@ -186,7 +186,7 @@ def test_the_admin_scope_is_ready_for_its_routes(stack: Any) -> None:
 def test_a_protected_route_without_a_scope_does_not_load() -> None:
     from chalice.app import Chalice
 
-    from chalicelib.web import api_routes
+    from chalicelib.api.edge import api_routes
 
     route = api_routes(Chalice(app_name="no-scope"))
     with pytest.raises(TypeError, match="names its scope"):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.config.settings import settings_from_env
+from chalicelib.config.stages import stage_environment
 from chalicelib.errors import ConfigurationError
-from chalicelib.settings import settings_from_env
-from chalicelib.stages import stage_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_ENV = {

@@ -7,7 +7,11 @@ from collections.abc import Callable
 import pytest
 
 from chalicelib.errors import InvalidFeedbackToken
-from chalicelib.tokens import issue_feedback_token, read_feedback_token, verify_feedback_token
+from chalicelib.serving.feedback_tokens import (
+    issue_feedback_token,
+    read_feedback_token,
+    verify_feedback_token,
+)
 
 SECRET = b"secret"
 

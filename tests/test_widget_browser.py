@@ -264,4 +264,5 @@ def test_widget_script_is_served_as_javascript(api_url: str) -> None:
     except urllib.error.HTTPError as exc:  # pragma: no cover - shows the API's error
         pytest.fail(f"GET /widget/feedback.js -> {exc.code}: {exc.read()!r}")
     assert headers["Content-Type"].startswith("application/javascript")
-    assert body == (ROOT / "chalicelib" / "static" / "feedback.js").read_text(encoding="utf-8")
+    script = ROOT / "chalicelib" / "feedback" / "static" / "feedback.js"
+    assert body == script.read_text(encoding="utf-8")

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from chalicelib.config.registry import Deployment
 from chalicelib.formats import InferenceParams, Prompt, get_format
-from chalicelib.registry import Deployment
 
 
 @dataclass(frozen=True, slots=True)

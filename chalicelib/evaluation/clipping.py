@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from chalicelib.payload import json_cost
+from chalicelib.api.payload import json_cost
 
 #: Characters of one text shown when nothing forces less (the report's long-standing clip).
 MAX_TEXT = 4000

@@ -20,7 +20,7 @@ from chalicelib.errors import ConfigurationError
 from chalicelib.evaluation.pacing import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:  # the engine is imported when a command runs: other commands start faster
-    from chalicelib.registry import Deployment
+    from chalicelib.config.registry import Deployment
 
 DEFAULT_SAMPLES = 20  # as samples.DEFAULT_SAMPLES, not imported: the engine loads lazily
 MAX_CONCURRENCY = 50  # the model client's connection pool (chalicelib.aws)
@@ -41,8 +41,8 @@ def _bounded(low: int, high: int | None = None) -> Any:
 
 
 def _deployments(names: Sequence[str]) -> list[Deployment]:
-    from chalicelib.registry import load_registry
-    from chalicelib.settings import get_settings
+    from chalicelib.config.registry import load_registry
+    from chalicelib.config.settings import get_settings
 
     registry = load_registry(get_settings().models_file)
     known = {d.name: d for d in registry.deployments}
@@ -61,6 +61,7 @@ def _deployments(names: Sequence[str]) -> list[Deployment]:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from chalicelib.config.settings import get_settings
     from chalicelib.evaluation.cache import SqliteCache
     from chalicelib.evaluation.datasets import DatasetError
     from chalicelib.evaluation.outputs import (
@@ -75,7 +76,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from chalicelib.evaluation.sources import open_dataset
     from chalicelib.evaluation.totals import EvaluationTotals
     from chalicelib.progress import Progress
-    from chalicelib.settings import get_settings
 
     # The runner is the retry layer: it must see every throttle to adapt its concurrency, so the
     # model client itself makes one attempt unless the environment says otherwise.

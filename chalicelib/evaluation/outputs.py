@@ -14,11 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from chalicelib.config.registry import Deployment
 from chalicelib.dataprep.atomic import write_files
 from chalicelib.evaluation.answers import ItemResult
 from chalicelib.evaluation.metrics import BOOTSTRAP_RESAMPLES, Pricing
-from chalicelib.parsing import normalise_label
-from chalicelib.registry import Deployment
+from chalicelib.serving.parsing import normalise_label
 
 RESULTS, ITEMS, LM_EVAL, REPORT = (
     "results.json",

@@ -7,10 +7,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from chalicelib.api.payload import payload_bytes
 from chalicelib.evaluation.clipping import clip, clip_messages, fit
 from chalicelib.evaluation.report_svg import colour, esc, number
-from chalicelib.parsing import normalise_label
-from chalicelib.payload import payload_bytes
+from chalicelib.serving.parsing import normalise_label
 
 #: What the samples may add to a report, served as a Lambda response (6 MB in all): texts are
 #: clipped shorter, and at worst fewer samples shown, until they fit.

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
+from chalicelib.config.registry import Deployment
 from chalicelib.errors import TunegateError
 from chalicelib.evaluation.answers import Answer, ItemResult
 from chalicelib.evaluation.cache import AnswerCache, CachedAnswer, cache_key, cacheable
@@ -27,9 +28,8 @@ from chalicelib.evaluation.samples import DEFAULT_SAMPLES
 from chalicelib.evaluation.scoring import read_reference, score
 from chalicelib.evaluation.totals import EvaluationTotals
 from chalicelib.formats import Completion, InferenceParams, Prompt
-from chalicelib.prompting import render_prompt, resolve_params
 from chalicelib.providers import complete
-from chalicelib.registry import Deployment
+from chalicelib.serving.prompting import render_prompt, resolve_params
 
 CallModel = Callable[[Deployment, Prompt, InferenceParams], Completion]
 

@@ -1,5 +1,5 @@
 """Turn a raw answer and a reference into what the metric accumulators count, with THE parser
-(`chalicelib.parsing`) so a scored prediction equals the one invoke serves.
+(`chalicelib.serving.parsing`) so a scored prediction equals the one invoke serves.
 
 - `label`: the reference is normalised like an answer and mapped to the registry's spelling of
   that label when there is one; `values` give both sides a number for MAE.
@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from chalicelib.parsing import normalise_label, parse_number, parse_output
-from chalicelib.registry import Deployment, OutputSpec
+from chalicelib.config.registry import Deployment, OutputSpec
+from chalicelib.serving.parsing import normalise_label, parse_number, parse_output
 
 if TYPE_CHECKING:
     from chalicelib.evaluation.datasets import Item

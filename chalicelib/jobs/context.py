@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chalicelib.config.registry import Deployment, Registry
 from chalicelib.errors import NotFound
 from chalicelib.jobs.objects import JobObjects
 from chalicelib.jobs.queue import JobQueue
 from chalicelib.jobs.settings import JobSettings, get_job_settings
 from chalicelib.jobs.store import DynamoAnswerCache, JobStore
-from chalicelib.registry import Deployment, Registry
 
 
 @dataclass

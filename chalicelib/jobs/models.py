@@ -127,7 +127,7 @@ class JobRecord:
     outputs_round: int = -1
     finalizer: str | None = None
     finalizer_until: float | None = None
-    #: Hash prefix of the key that created the job (chalicelib/scopes.py): only it, or a key
+    #: Hash prefix of the key that created the job (chalicelib/auth/scopes.py): only it, or a key
     #: with `admin`, sees the job. None (jobs from before owners were kept): `admin` only.
     owner: str | None = None
 

@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from chalicelib.api.payload import RESPONSE_BUDGET, json_cost
+from chalicelib.auth.scopes import KeyEntry
 from chalicelib.errors import InvalidRequest, NotFound
 from chalicelib.evaluation.clipping import CLIP_STEPS, clip_item, fit_samples
 from chalicelib.evaluation.datasets import Dataset, DatasetError
@@ -27,8 +29,6 @@ from chalicelib.jobs.models import (
 )
 from chalicelib.jobs.objects import MissingObject
 from chalicelib.jobs.planner import now_iso
-from chalicelib.payload import RESPONSE_BUDGET, json_cost
-from chalicelib.scopes import KeyEntry
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 #: Chunk objects one items page may read, so a rare status cannot make one request unbounded.

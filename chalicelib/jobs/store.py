@@ -18,11 +18,11 @@ from typing import Any, Literal, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
-from chalicelib.dynamo_codec import from_item, to_attribute, to_item
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.evaluation.cache import CachedAnswer
 from chalicelib.jobs.models import ChunkRecord, JobRecord, Status
 from chalicelib.observability import logger
+from chalicelib.storage.codec import from_item, to_attribute, to_item
 
 META = "meta"
 _BATCH_GET = 100  # BatchGetItem's limit

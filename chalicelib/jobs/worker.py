@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from chalicelib.config.registry import Deployment
 from chalicelib.errors import TunegateError
 from chalicelib.evaluation.answers import Answer, ItemResult
 from chalicelib.evaluation.cache import cache_key, cacheable
@@ -41,8 +42,7 @@ from chalicelib.jobs.settings import (
 from chalicelib.jobs.store import CommitOutcome, DynamoAnswerCache
 from chalicelib.jobs.window import successor
 from chalicelib.observability import logger
-from chalicelib.prompting import resolve_params
-from chalicelib.registry import Deployment
+from chalicelib.serving.prompting import resolve_params
 from chalicelib.tracing import annotate
 
 

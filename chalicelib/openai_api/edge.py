@@ -12,12 +12,12 @@ from typing import Any
 
 from chalice.app import Blueprint, Chalice, Request, Response
 
+from chalicelib.api.edge import SCOPE_ATTRIBUTE, json_response
+from chalicelib.auth.keys import require_api_key
+from chalicelib.auth.scopes import Scope
 from chalicelib.errors import TunegateError, Unauthorized
 from chalicelib.observability import logger
 from chalicelib.runtime import get_runtime
-from chalicelib.scopes import Scope
-from chalicelib.secrets import require_api_key
-from chalicelib.web import SCOPE_ATTRIBUTE, json_response
 
 #: Every OpenAI-compatible route answers (or lists) models: the contract's `invoke` scope.
 ROUTE_SCOPE: Scope = "invoke"

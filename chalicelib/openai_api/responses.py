@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from chalicelib.api_models import ModelSummary
-from chalicelib.invocations import Invocation
-from chalicelib.registry import Deployment
+from chalicelib.api.models import ModelSummary
+from chalicelib.config.registry import Deployment
+from chalicelib.serving.invoke import Invocation
 
 # Every family's word for "stopped at max_tokens" (Anthropic/Converse, Llama/OpenAI, Titan).
 _LENGTH_REASONS = frozenset({"max_tokens", "length", "LENGTH"})

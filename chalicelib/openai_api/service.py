@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from chalicelib.config.registry import Deployment, Registry
 from chalicelib.errors import InvalidRequest, NotFound, PayloadTooLarge
 from chalicelib.formats import InferenceParams, Message, Prompt
-from chalicelib.invocations import Invocation, InvocationContext, invoke_prompt
 from chalicelib.openai_api.models import ChatCompletionRequest, CompletionRequest, GenerationRequest
 from chalicelib.openai_api.responses import chat_completion_body, completion_body
-from chalicelib.prompting import render_prompt
-from chalicelib.registry import Deployment, Registry
+from chalicelib.serving.invoke import Invocation, InvocationContext, invoke_prompt
+from chalicelib.serving.prompting import render_prompt
 
 # Choices of one `prompt` list answered at once: enough to hide model latency for lm-eval's
 # --batch_size, few enough that one request cannot take a deployment's whole capacity.

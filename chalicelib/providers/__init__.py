@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from chalicelib.config.registry import Deployment
 from chalicelib.formats import Completion, InferenceParams, Prompt, get_format, truncate_at_stop
 from chalicelib.providers import bedrock, openai_compat
-from chalicelib.registry import Deployment
 
 
 def complete(deployment: Deployment, prompt: Prompt, params: InferenceParams) -> Completion:

@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib import aws
+from chalicelib.config.registry import Deployment
+from chalicelib.config.settings import get_settings
 from chalicelib.errors import (
     ModelError,
     ModelNotReady,
@@ -24,8 +26,6 @@ from chalicelib.errors import (
 from chalicelib.formats.base import Api
 from chalicelib.providers.bedrock import NOT_READY_RETRY_AFTER, THROTTLE_RETRY_AFTER
 from chalicelib.providers.upstream import rejected
-from chalicelib.registry import Deployment
-from chalicelib.settings import get_settings
 
 _PATHS: dict[str, str] = {
     "openai_completions": "/completions",

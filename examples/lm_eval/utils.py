@@ -1,6 +1,6 @@
 """Scoring for drug_review_sentiment.yaml: Tunegate's label rule (CONTRACT section 5), kept
 free of Tunegate imports so the task runs wherever lm-eval is installed (a test checks it
-against chalicelib.parsing)."""
+against chalicelib.serving.parsing)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from scipy.stats import binomtest
 
 import devstack
 from chalicelib.evaluation.metrics import ModelMetrics
-from chalicelib.parsing import normalise_label
+from chalicelib.serving.parsing import normalise_label
 from emulator.__main__ import DEFAULT_TRAIN_FILE
 from emulator.reference_model import Example, ReferenceClassifier, load_examples, strip_separator
 

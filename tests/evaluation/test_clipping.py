@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.api.payload import json_cost, payload_bytes
 from chalicelib.evaluation.clipping import MAX_TEXT, clip, clip_item, fit_samples
 from chalicelib.evaluation.report_samples import SAMPLES_BUDGET, samples_section
-from chalicelib.payload import json_cost, payload_bytes
 
 
 def sample(index: int, text: str, messages: int = 0) -> dict[str, Any]:

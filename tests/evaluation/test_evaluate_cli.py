@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.parsing import normalise_label
+from chalicelib.serving.parsing import normalise_label
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_SET = ROOT / "examples" / "drugreview" / "openai" / "test.jsonl"

@@ -21,8 +21,8 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
+from chalicelib.config.registry import PricingSpec
 from chalicelib.evaluation.metrics import INVALID, ModelMetrics, Pricing
-from chalicelib.registry import PricingSpec
 
 Item = dict[str, Any]
 SENTINEL = -1  # stands for "<invalid>" when classes are coded numbers

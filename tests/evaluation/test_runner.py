@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from chalicelib.config.registry import Deployment, load_registry
 from chalicelib.evaluation.cache import MemoryCache, SqliteCache
 from chalicelib.evaluation.datasets import Dataset, Item
 from chalicelib.evaluation.pacing import RetryPolicy
 from chalicelib.evaluation.runner import Evaluator, evaluate_chunk
 from chalicelib.evaluation.totals import EvaluationTotals
-from chalicelib.parsing import normalise_label, parse_output
-from chalicelib.registry import Deployment, load_registry
+from chalicelib.serving.parsing import normalise_label, parse_output
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_SET = ROOT / "examples" / "drugreview" / "openai" / "test.jsonl"
@@ -27,7 +27,7 @@ def runner_stack(local_stack: Any) -> Iterator[Any]:
     """The shared stack with a clean emulator, and a model client that makes one attempt, so
     every retry here is the runner's own."""
     from chalicelib import aws
-    from chalicelib.settings import get_settings
+    from chalicelib.config.settings import get_settings
 
     local_stack.emulator.reset()
     previous = os.environ.get("MODEL_MAX_ATTEMPTS")

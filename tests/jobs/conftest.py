@@ -143,8 +143,8 @@ def purge_queue(queue_name: str) -> None:
 
 @pytest.fixture()
 def jobs(client: Any, stack: Any, emulator: Any) -> Iterator[Harness]:
+    from chalicelib.config.settings import get_settings
     from chalicelib.jobs.context import reset_job_context
-    from chalicelib.settings import get_settings
     from scripts.worker import LocalWorker
 
     configure_jobs()
@@ -162,9 +162,9 @@ def jobs(client: Any, stack: Any, emulator: Any) -> Iterator[Harness]:
 @pytest.fixture(scope="session")
 def reference(local_stack: Any) -> dict[str, Any]:
     """The test set evaluated in one pass, in-process, fault-free (what every job must equal)."""
+    from chalicelib.config.registry import load_registry
     from chalicelib.evaluation.datasets import Dataset
     from chalicelib.evaluation.runner import evaluate_chunk
-    from chalicelib.registry import load_registry
 
     local_stack.emulator.reset()
     registry = {d.name: d for d in load_registry(local_stack.models_file).deployments}

@@ -4,8 +4,8 @@ Each function (the API, the evaluation worker, the key authorizer) runs its real
 against the local stack while every botocore call is recorded and attributed to the function
 running it. The recorded calls, mapped to IAM actions and to the stack's resources, must equal
 what that function's role grants: its inline policy (`.chalice/policy-<stage>[-fn].json`, from
-chalicelib/iam.py) and its managed policy in `infra/resources.json`. A grant no code path uses,
-or a call no grant allows, fails the test.
+chalicelib/deploy/iam.py) and its managed policy in `infra/resources.json`. A grant no code path
+uses, or a call no grant allows, fails the test.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import pytest
 from botocore.client import BaseClient
 
 from chalicelib import aws
-from chalicelib.iam import RESOURCELESS_ACTIONS, function_policies
-from chalicelib.registry import load_registry
-from chalicelib.settings import get_settings, settings_from_env
-from chalicelib.stages import stage_environment
+from chalicelib.config.registry import load_registry
+from chalicelib.config.settings import get_settings, settings_from_env
+from chalicelib.config.stages import stage_environment
+from chalicelib.deploy.iam import RESOURCELESS_ACTIONS, function_policies
 from emulator import REFERENCE_MODEL_ARN
 from tests.conftest import API_KEY, ROOT, auth_headers
 from tests.jobs.conftest import MODELS, Harness, drug_review_records
@@ -250,7 +250,7 @@ def deployed_settings(jobs: Harness) -> Any:
 
 def run_api(jobs: Harness, settings: Any) -> dict[str, str]:
     """Every API route that reaches AWS, plus the deployed key check and token secret."""
-    from chalicelib.secrets import feedback_token_secret, require_api_key
+    from chalicelib.auth.keys import feedback_token_secret, require_api_key
 
     require_api_key(API_KEY, settings, "invoke")
     feedback_token_secret(settings)
@@ -322,10 +322,10 @@ def test_every_grant_is_used_and_every_call_granted(
 ) -> None:
     from aws_lambda_powertools.utilities import parameters
 
-    from chalicelib.gateway_auth import authorize
+    from chalicelib.auth.authorizer import authorize
+    from chalicelib.auth.keys import api_key_hashes
     from chalicelib.jobs.context import reset_job_context
     from chalicelib.openai_api.edge import bearer_token
-    from chalicelib.secrets import api_key_hashes
     from scripts.worker import LocalWorker
 
     def worker_handler(event: dict[str, Any], context: Any) -> Any:

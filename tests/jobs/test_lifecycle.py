@@ -140,7 +140,7 @@ def test_bad_inline_records_are_a_400_with_line_numbers(jobs: Harness) -> None:
 def test_bad_s3_datasets_fail_the_job_before_any_model_call(
     jobs: Harness, name: str, content: list[Any], lines: list[int]
 ) -> None:
-    from chalicelib.settings import get_settings
+    from chalicelib.config.settings import get_settings
 
     bucket = get_settings().results_bucket
     body = "".join((c if isinstance(c, str) else json.dumps(c)) + "\n" for c in content)
@@ -157,7 +157,7 @@ def test_bad_s3_datasets_fail_the_job_before_any_model_call(
 
 
 def test_an_unreadable_s3_dataset_fails_the_job(jobs: Harness) -> None:
-    from chalicelib.settings import get_settings
+    from chalicelib.config.settings import get_settings
 
     uri = f"s3://{get_settings().results_bucket}/datasets/absent.jsonl"
     job = jobs.run(jobs.submit({"models": MODELS, "dataset": {"s3_uri": uri}}))
@@ -192,8 +192,8 @@ def test_request_validation(jobs: Harness) -> None:
 def test_s3_datasets_only_from_the_configured_prefixes(jobs: Harness) -> None:
     """By default only `s3://<results bucket>/datasets/`: not another bucket the worker can read,
     not another job's objects; EVALUATION_DATASET_PREFIXES (comma-separated) replaces it."""
+    from chalicelib.config.settings import get_settings
     from chalicelib.jobs.context import reset_job_context
-    from chalicelib.settings import get_settings
 
     bucket = get_settings().results_bucket
     other = jobs.submit({"models": MODELS, "dataset": {"records": [GOOD]}})
@@ -253,7 +253,7 @@ def test_out_of_range_numbers_are_a_400_naming_the_field(
 
 def test_a_job_whose_files_expired_is_a_404_not_a_500(jobs: Harness) -> None:
     """The bucket's retention rule removes a job's objects; its record may outlive them."""
-    from chalicelib.settings import get_settings
+    from chalicelib.config.settings import get_settings
 
     evaluation_id = jobs.submit({"models": MODELS, "dataset": {"records": [GOOD]}})
     assert jobs.run(evaluation_id)["status"] == "succeeded"

@@ -13,8 +13,8 @@ from chalicelib.jobs.models import ChunkRecord, JobRecord
 
 @pytest.fixture()
 def store(local_stack: Any) -> Any:
+    from chalicelib.config.settings import get_settings
     from chalicelib.jobs.store import JobStore
-    from chalicelib.settings import get_settings
 
     return JobStore(get_settings().evaluations_table)
 

@@ -15,8 +15,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
-from chalicelib.dynamo_codec import from_item, to_attribute, to_item
 from chalicelib.errors import ServiceUnavailable
+from chalicelib.storage.codec import from_item, to_attribute, to_item
 
 MODEL_INDEX = "model-updated_at-index"
 _REPLACEABLE = ("rating", "thumbs", "comment", "correction", "correction_source")

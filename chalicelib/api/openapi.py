@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from chalicelib import __version__
-from chalicelib.scopes import Scope
+from chalicelib.auth.scopes import Scope
 
 JSON = "application/json"
 ERROR_CODES = {
@@ -45,7 +45,7 @@ class Operation:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     public: bool = False
-    #: The key scope the route needs (chalicelib/scopes.py); None only for public routes.
+    #: The key scope the route needs (chalicelib/auth/scopes.py); None only for public routes.
     scope: Scope | None = None
     errors: tuple[int, ...] = ()
     content_type: str = JSON
@@ -176,6 +176,6 @@ def _path_names(path: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
-    from chalicelib.api_operations import OPERATIONS
+    from chalicelib.api.operations import OPERATIONS
 
     return build_document(OPERATIONS)

@@ -7,10 +7,10 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 
+from chalicelib.auth.scopes import KeyEntry, Scope, parse_key_entry
+from chalicelib.config.settings import Settings, split_key_hashes
 from chalicelib.errors import ConfigurationError, Forbidden, Unauthorized
 from chalicelib.observability import logger
-from chalicelib.scopes import KeyEntry, Scope, parse_key_entry
-from chalicelib.settings import Settings, split_key_hashes
 
 _CACHE_SECONDS = 300
 # infra/resources.json answers with the same words at the gateway (tests/test_infra.py checks).

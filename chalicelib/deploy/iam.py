@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chalicelib.registry import Registry
-from chalicelib.settings import Settings
+from chalicelib.config.registry import Registry
+from chalicelib.config.settings import Settings
 
 #: Each function's resource name in the packaged template (Chalice names them).
 FUNCTION_LOGICAL_IDS = {
@@ -109,7 +109,7 @@ def worker_policy(
 def authorizer_policy(
     settings: Settings, *, account_id: str, region: str, function: str = "authorizer"
 ) -> dict[str, Any]:
-    """A key authorizer (chalicelib/gateway_auth.py): the key hashes, its logs, X-Ray."""
+    """A key authorizer (chalicelib/auth/authorizer.py): the key hashes, its logs, X-Ray."""
     policy = _Statements()
     _key_hashes(policy, settings, account_id=account_id, region=region)
     _logs_and_tracing(policy, settings, function, account_id=account_id, region=region)

@@ -11,16 +11,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.api_models import InvokeRequest, InvokeResponse, Usage
+from chalicelib.api.models import InvokeRequest, InvokeResponse, Usage
+from chalicelib.config.registry import Deployment
 from chalicelib.errors import PayloadTooLarge, TunegateError
 from chalicelib.formats import InferenceParams, Message, Prompt
-from chalicelib.invocation_store import InvocationRecord, InvocationStore
 from chalicelib.observability import MetricUnit, logger, metrics
-from chalicelib.parsing import parse_output
-from chalicelib.prompting import render_prompt, resolve_params
 from chalicelib.providers import complete
-from chalicelib.registry import Deployment
-from chalicelib.tokens import issue_feedback_token
+from chalicelib.serving.feedback_tokens import issue_feedback_token
+from chalicelib.serving.parsing import parse_output
+from chalicelib.serving.prompting import render_prompt, resolve_params
+from chalicelib.storage.invocations import InvocationRecord, InvocationStore
 from chalicelib.tracing import annotate
 
 

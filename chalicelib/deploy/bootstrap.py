@@ -13,10 +13,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
-from chalicelib.feedback_store import MODEL_INDEX
+from chalicelib.config.settings import get_settings
 from chalicelib.jobs.objects import retention_rule
 from chalicelib.jobs.settings import job_settings_from_env
-from chalicelib.settings import get_settings
+from chalicelib.storage.feedback import MODEL_INDEX
 
 
 def _key_schema(keys: Sequence[str]) -> list[dict[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.api_models import (
+from chalicelib.api.models import (
     EvaluationAccepted,
     EvaluationStatus,
     FeedbackResponse,
@@ -16,7 +16,8 @@ from chalicelib.api_models import (
     ItemsPage,
     ModelsResponse,
 )
-from chalicelib.feedback import ExportQuery, FeedbackRequest, SummaryQuery
+from chalicelib.api.openapi import JSON, Operation
+from chalicelib.feedback.service import ExportQuery, FeedbackRequest, SummaryQuery
 from chalicelib.jobs.models import EvaluationRequest, ItemsQuery, ResultsQuery
 from chalicelib.openai_api.models import (
     ChatCompletionRequest,
@@ -24,7 +25,6 @@ from chalicelib.openai_api.models import (
     CompletionRequest,
     CompletionResponse,
 )
-from chalicelib.openapi import JSON, Operation
 
 TEXT = {"type": "string"}
 ANY_OBJECT: dict[str, Any] = {"type": "object"}

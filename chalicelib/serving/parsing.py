@@ -9,7 +9,7 @@ import re
 import string
 from dataclasses import dataclass
 
-from chalicelib.registry import OutputSpec
+from chalicelib.config.registry import OutputSpec
 
 _EDGE = string.whitespace + string.punctuation
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")

@@ -16,7 +16,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from chalicelib import aws
-from chalicelib.registry import Registry
+from chalicelib.config.registry import Registry
 
 CACHE_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 0.5

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from chalicelib.config.registry import InferenceSpec, PromptSpec
 from chalicelib.errors import InvalidRequest
 from chalicelib.formats import InferenceParams, Message, Prompt
-from chalicelib.registry import InferenceSpec, PromptSpec
 
 
 def with_separator(text: str, separator: str) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chalicelib.registry import MAX_TOKENS_CEILING, OutputSpec, StopSequences
+from chalicelib.config.registry import MAX_TOKENS_CEILING, OutputSpec, StopSequences
 
 
 class _Body(BaseModel):

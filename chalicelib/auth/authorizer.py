@@ -14,7 +14,7 @@ scopes in its context (for access logs). Three reasons: a gateway refusal has on
 kind (a scope denied by the policy would come back as ACCESS_DENIED, the same answer as a wrong
 key, where the contract wants 401 for one and 403 `forbidden` for the other); API Gateway caches
 the answer per key for every route, so a per-route decision there would be cached for routes it
-was never made for; and one rule in one place (chalicelib/scopes.py, `api_route`) cannot
+was never made for; and one rule in one place (chalicelib/auth/scopes.py, `api_route`) cannot
 disagree with a copy of itself. Both sides read the same stored entries through `known_key`.
 """
 
@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.scopes import join_scopes
-from chalicelib.secrets import known_key
+from chalicelib.auth.keys import known_key
+from chalicelib.auth.scopes import join_scopes
 
 AUTHORIZER_HEADER = "x-api-key"
 

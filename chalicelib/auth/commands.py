@@ -1,5 +1,5 @@
 """Create and revoke API keys: a key is shown once; only its SHA-256 (with the key's scopes,
-chalicelib/scopes.py) is ever stored."""
+chalicelib/auth/scopes.py) is ever stored."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import secrets
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
-from chalicelib.scopes import SCOPES, KeyEntry, Scope
-from chalicelib.secrets import hash_api_key
-from chalicelib.settings import split_key_hashes
+from chalicelib.auth.keys import hash_api_key
+from chalicelib.auth.scopes import SCOPES, KeyEntry, Scope
+from chalicelib.config.settings import split_key_hashes
 
 KEY_PREFIX = "tg_"
 
@@ -87,7 +87,7 @@ def add_to_usage_plan(usage_plan_id: str, digest: str, name: str) -> str:
     """Register `digest` as an API Gateway key in the usage plan; returns the key's id.
 
     The API Gateway key's value is the hash, never the key: the deployed API's authorizer
-    names the hash as the request's usage identifier (chalicelib/gateway_auth.py)."""
+    names the hash as the request's usage identifier (chalicelib/auth/authorizer.py)."""
     apigateway = aws.client("apigateway")
     created = apigateway.create_api_key(
         name=name, value=digest, enabled=True, description="Tunegate key (value is its SHA-256)"

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from chalicelib.auth.scopes import parse_key_entry
+from chalicelib.config.stages import PROJECT_DIR
 from chalicelib.errors import ConfigurationError
-from chalicelib.scopes import parse_key_entry
-from chalicelib.stages import PROJECT_DIR
 
 
 def split_key_hashes(text: str) -> list[str]:
     """The comma-separated API key entries (`HASH` or `HASH:scope+scope`, see
-    chalicelib/scopes.py) of API_KEY_HASHES or its SSM parameter, in order."""
+    chalicelib/auth/scopes.py) of API_KEY_HASHES or its SSM parameter, in order."""
     return [part.strip().lower() for part in text.split(",") if part.strip()]
 
 
@@ -25,7 +25,7 @@ class Settings(BaseModel):
     api_key_hashes: frozenset[str] = frozenset()
     api_key_hashes_parameter: str | None = None
     #: Deployed stages: API Gateway also checks keys (Lambda authorizer) and applies the usage
-    #: plan per key; see chalicelib/gateway_auth.py. Its answers are cached this long per key.
+    #: plan per key; see chalicelib/auth/authorizer.py. Its answers are cached this long per key.
     api_key_authorizer: bool = False
     api_key_authorizer_ttl_seconds: int = Field(default=300, ge=0, le=3600)
     feedback_token_secret: str | None = None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from chalicelib.errors import ConfigurationError
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def stage_environment(stage: str, project_dir: Path = PROJECT_DIR) -> dict[str, str]:

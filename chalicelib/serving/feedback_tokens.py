@@ -14,8 +14,8 @@ import hashlib
 import hmac
 import re
 
+from chalicelib.config.registry import DEPLOYMENT_NAME
 from chalicelib.errors import InvalidFeedbackToken
-from chalicelib.registry import DEPLOYMENT_NAME
 
 _VERSION = "v1"
 # Explicit ASCII classes: `\d` and str.isdigit() also accept "²" and "٣", which int() refuses

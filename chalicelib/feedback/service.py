@@ -11,14 +11,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chalicelib.api_models import _Body
+from chalicelib.api.models import _Body
 from chalicelib.dataprep.formats import openai_record
 from chalicelib.errors import InvalidRequest
-from chalicelib.feedback_store import DynamoFeedbackStore, FeedbackRecord
 from chalicelib.formats.base import Message, Prompt, transcript
-from chalicelib.invocation_store import InvocationRecord, InvocationStore
 from chalicelib.observability import MetricUnit, logger, metrics
-from chalicelib.tokens import read_feedback_token
+from chalicelib.serving.feedback_tokens import read_feedback_token
+from chalicelib.storage.feedback import DynamoFeedbackStore, FeedbackRecord
+from chalicelib.storage.invocations import InvocationRecord, InvocationStore
 
 #: Without `min_rating`, an answer becomes training data when rated at least this well.
 DEFAULT_MIN_RATING = 4

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
-from chalicelib.dynamo_codec import from_item, to_item
 from chalicelib.errors import NotFound, ServiceUnavailable
+from chalicelib.storage.codec import from_item, to_item
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,12 @@ from typing import Any, TypeVar
 from chalice.app import Blueprint, Chalice, Request, Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib.api.payload import body_text
+from chalicelib.auth.keys import require_api_key
+from chalicelib.auth.scopes import KeyEntry, Scope
 from chalicelib.errors import InvalidRequest, PayloadTooLarge, TunegateError, UnsupportedMediaType
 from chalicelib.observability import MetricUnit, logger, metrics, single_metric
-from chalicelib.payload import body_text
 from chalicelib.runtime import get_runtime
-from chalicelib.scopes import KeyEntry, Scope
-from chalicelib.secrets import require_api_key
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 JSON_HEADERS = {"Content-Type": "application/json"}
