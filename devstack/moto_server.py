@@ -43,6 +43,15 @@ class SerialDynamoDB:
             return list(self.app(environ, start_response))
 
 
+class QuietRequestHandler(MotoRequestHandler):  # type: ignore[misc]
+    """Logs only server errors: the worker polls SQS all the time, and a line per request buried
+    `make run`'s own output."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if str(code).startswith("5"):
+            super().log_request(code, size)
+
+
 def local_moto_app() -> SerialDynamoDB:
     return SerialDynamoDB(DomainDispatcherApplication(create_backend_app))
 
@@ -52,7 +61,11 @@ class LocalMotoServer(ThreadedMotoServer):
 
     def _server_entry(self) -> None:
         self._server = make_server(
-            self._ip_address, self._port, local_moto_app(), True, request_handler=MotoRequestHandler
+            self._ip_address,
+            self._port,
+            local_moto_app(),
+            True,
+            request_handler=QuietRequestHandler,
         )
         self._server_ready_event.set()
         self._server.serve_forever()
@@ -64,7 +77,7 @@ def main() -> None:
     parser.add_argument("-p", "--port", type=int, default=5000)
     args = parser.parse_args()
     server = make_server(
-        args.host, args.port, local_moto_app(), True, request_handler=MotoRequestHandler
+        args.host, args.port, local_moto_app(), True, request_handler=QuietRequestHandler
     )
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     server.serve_forever()

@@ -83,16 +83,17 @@ def main() -> int:
     aws_host, bedrock_host = aws.hostname or "127.0.0.1", bedrock.hostname or "127.0.0.1"
     problems = busy_ports(
         {
-            "the API": ("127.0.0.1", int(port), "PORT=8100 make run"),
+            "the API": ("127.0.0.1", int(port), f"PORT={int(port) + 100} make run"),
             "moto: DynamoDB, S3, SQS": (
                 aws_host,
                 aws.port or 80,
-                "AWS_ENDPOINT_URL=http://127.0.0.1:4666 make run",
+                f"AWS_ENDPOINT_URL=http://{aws_host}:{(aws.port or 80) + 100} make run",
             ),
             "the Bedrock emulator": (
                 bedrock_host,
                 bedrock.port or 80,
-                "AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:4110 make run",
+                f"AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://{bedrock_host}:"
+                f"{(bedrock.port or 80) + 100} make run",
             ),
         }
     )

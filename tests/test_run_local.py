@@ -200,12 +200,16 @@ def test_killed_workers_are_restarted_and_the_stack_keeps_serving(
 @pytest.mark.parametrize(
     ("variable", "advice"),
     [
-        ("PORT", "PORT=8100 make run"),
-        ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL=http://127.0.0.1:4666 make run"),
-        ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME="),
+        ("PORT", "PORT={moved} make run"),
+        ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL=http://127.0.0.1:{moved} make run"),
+        (
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:{moved}",
+        ),
     ],
 )
 def test_a_busy_port_names_itself_and_how_to_move(variable: str, advice: str) -> None:
+    """The advice names another port than the busy one."""
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -226,7 +230,8 @@ def test_a_busy_port_names_itself_and_how_to_move(variable: str, advice: str) ->
         )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr, result.stderr
-    assert f"port {port}" in result.stderr and advice in result.stderr, result.stderr
+    moved = advice.format(moved=port + 100)
+    assert f"port {port}" in result.stderr and moved in result.stderr, result.stderr
 
 
 def test_the_first_install_says_what_it_is_doing(tmp_path: Path) -> None:
