@@ -87,7 +87,6 @@ def configure(url: str, workdir: Path) -> None:
             "MODELS_FILE": str(registry),
             "API_KEY_HASHES": "0" * 64,
             "FEEDBACK_TOKEN_SECRET": "bench",
-            "MODEL_MAX_ATTEMPTS": "1",  # as the evaluate command: the runner retries
         }
     )
 

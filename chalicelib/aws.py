@@ -7,6 +7,7 @@ configuration (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>, region, credentials
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import botocore.session
@@ -29,30 +30,43 @@ _STORAGE_CONFIG = Config(
 )
 
 
-def _model_config() -> Config:
+def _model_config(retries: Mapping[str, Any]) -> Config:
     settings = get_settings()
     return Config(
         connect_timeout=settings.model_connect_timeout_seconds,
         read_timeout=settings.model_read_timeout_seconds,
-        retries={"mode": "standard", "total_max_attempts": settings.model_max_attempts},
+        retries=dict(retries),
         max_pool_connections=50,
         tcp_keepalive=True,
     )
 
 
 def client(service: str) -> Any:
-    """The process-wide client for `service` (bedrock-runtime gets the model time budget)."""
-    existing = _clients.get(service)
+    """The process-wide client for a storage `service` (small calls, fail fast)."""
+    return _cached(service, service, _STORAGE_CONFIG)
+
+
+def model_client(retries: Mapping[str, Any]) -> Any:
+    """The process-wide bedrock-runtime client with the model time budget and these botocore
+    `retries` (a RetryPolicy's `botocore_retries()`; one client per distinct setting)."""
+    key = "bedrock-runtime:" + repr(sorted(retries.items()))
+    existing = _clients.get(key)
+    if existing is not None:
+        return existing
+    return _cached(key, "bedrock-runtime", _model_config(retries))
+
+
+def _cached(key: str, service: str, config: Config) -> Any:
+    existing = _clients.get(key)
     if existing is not None:
         return existing
     global _session
     with _lock:
-        if service not in _clients:
+        if key not in _clients:
             if _session is None:
                 _session = botocore.session.get_session()
-            config = _model_config() if service == "bedrock-runtime" else _STORAGE_CONFIG
-            _clients[service] = _session.create_client(service, config=config)
-        return _clients[service]
+            _clients[key] = _session.create_client(service, config=config)
+        return _clients[key]
 
 
 def reset_clients() -> None:

@@ -10,6 +10,9 @@ class TunegateError(Exception):
 
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
+    #: Whether the same request may succeed later, unless the raiser knows better (a provider
+    #: that read a permanent refusal passes `retryable=False`); see providers/retries.py.
+    transient: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -17,11 +20,13 @@ class TunegateError(Exception):
         *,
         details: list[dict[str, Any]] | None = None,
         retry_after: int | None = None,
+        retryable: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
         self.retry_after = retry_after
+        self.retryable = self.transient if retryable is None else retryable
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -63,24 +68,29 @@ class UnsupportedMediaType(TunegateError):
 
 class Throttled(TunegateError):
     status, code = 429, "throttled"
+    transient = True
 
 
 class ModelError(TunegateError):
     status, code = 502, "model_error"
+    transient = True
 
 
 class ModelNotReady(TunegateError):
     status, code = 503, "model_not_ready"
+    transient = True
 
 
 class ServiceUnavailable(TunegateError):
     """A backing store (DynamoDB, SQS, S3) could not be reached; nothing was half-written."""
 
     status, code = 503, "service_unavailable"
+    transient = True
 
 
 class ModelTimeout(TunegateError):
     status, code = 504, "model_timeout"
+    transient = True
 
 
 class ConfigurationError(Exception):

@@ -12,6 +12,7 @@ from functools import cached_property
 from chalicelib.auth.keys import feedback_token_secret
 from chalicelib.config.registry import Registry, load_registry
 from chalicelib.config.settings import Settings, get_settings
+from chalicelib.providers.retries import invoke_policy
 from chalicelib.serving.invoke import InvocationContext
 from chalicelib.storage.feedback import DynamoFeedbackStore
 from chalicelib.storage.invocations import DynamoInvocationStore, InvocationStore
@@ -36,6 +37,7 @@ class Runtime:
             token_ttl_seconds=self.settings.feedback_token_ttl_seconds,
             max_input_chars=self.settings.max_input_chars,
             record_ttl_days=self.settings.invocation_ttl_days,
+            retry=invoke_policy(self.settings.model_max_attempts),
             log_payloads=self.settings.log_payloads,
         )
 

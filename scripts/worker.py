@@ -240,9 +240,6 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.config.stages import apply_stage_environment
 
     apply_stage_environment(args.stage)  # variables already set (tests, make run) win
-    # As the CLI and the deployed worker: the runner is the retry layer and must see throttles.
-    os.environ.setdefault("MODEL_MAX_ATTEMPTS", "1")
-    get_settings.cache_clear()
     worker = LocalWorker(
         lambda_handler(),
         get_settings().evaluation_queue,

@@ -7,7 +7,6 @@ model, bad dataset, unreadable file, bad configuration), 130 when interrupted (r
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -61,7 +60,6 @@ def _deployments(names: Sequence[str]) -> list[Deployment]:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from chalicelib.config.settings import get_settings
     from chalicelib.evaluation.cache import SqliteCache
     from chalicelib.evaluation.datasets import DatasetError
     from chalicelib.evaluation.outputs import (
@@ -77,10 +75,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from chalicelib.evaluation.totals import EvaluationTotals
     from chalicelib.progress import Progress
 
-    # The runner is the retry layer: it must see every throttle to adapt its concurrency, so the
-    # model client itself makes one attempt unless the environment says otherwise.
-    os.environ.setdefault("MODEL_MAX_ATTEMPTS", "1")
-    get_settings.cache_clear()
     try:
         deployments = _deployments(args.model)
     except ConfigurationError as exc:

@@ -18,20 +18,21 @@ from chalicelib.errors import TunegateError
 from chalicelib.evaluation.answers import Answer, ItemResult
 from chalicelib.evaluation.cache import AnswerCache, CachedAnswer, cache_key, cacheable
 from chalicelib.evaluation.datasets import Item
-from chalicelib.evaluation.pacing import (
-    DEFAULT_CONCURRENCY,
-    AdaptiveLimit,
-    RetryPolicy,
-    error_code,
-)
+from chalicelib.evaluation.pacing import DEFAULT_CONCURRENCY, AdaptiveLimit
 from chalicelib.evaluation.samples import DEFAULT_SAMPLES
 from chalicelib.evaluation.scoring import read_reference, score
 from chalicelib.evaluation.totals import EvaluationTotals
 from chalicelib.formats import Completion, InferenceParams, Prompt
 from chalicelib.providers import complete
+from chalicelib.providers.retries import EVALUATION, ONE_ATTEMPT, RetryPolicy, error_code
 from chalicelib.serving.prompting import render_prompt, resolve_params
 
 CallModel = Callable[[Deployment, Prompt, InferenceParams], Completion]
+
+
+def call_once(deployment: Deployment, prompt: Prompt, params: InferenceParams) -> Completion:
+    """One provider attempt: the runner is the retry layer (it must see every throttle)."""
+    return complete(deployment, prompt, params, ONE_ATTEMPT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,8 @@ class Evaluator:
 
     `limit` caps concurrent model calls and adapts to throttling; share one between evaluators
     to cap a whole job. `cache` (optional) is consulted before and written after each call.
+    `policy` is how often each failure is retried here (providers/retries.py), by `call` making
+    one attempt each time.
     """
 
     def __init__(
@@ -63,7 +66,7 @@ class Evaluator:
         cache: AnswerCache | None = None,
         limit: AdaptiveLimit | None = None,
         policy: RetryPolicy | None = None,
-        call: CallModel = complete,
+        call: CallModel = call_once,
         rng: random.Random | None = None,
     ) -> None:
         if concurrency < 1:
@@ -71,7 +74,7 @@ class Evaluator:
         self.deployments = list(deployments)
         self.concurrency = concurrency
         self.limit = limit or AdaptiveLimit(concurrency)
-        self.policy = policy or RetryPolicy()
+        self.policy = policy or EVALUATION
         self._params = [resolve_params(d.inference) for d in self.deployments]
         self._cache = cache
         self._call = call

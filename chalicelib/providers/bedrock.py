@@ -25,6 +25,7 @@ from chalicelib.errors import (
     TunegateError,
 )
 from chalicelib.formats.base import Api
+from chalicelib.providers.retries import RetryPolicy
 from chalicelib.providers.upstream import rejected
 
 # Seconds a client should wait: throttling clears quickly, a model coming into service does not.
@@ -56,11 +57,15 @@ _ERRORS: dict[str, tuple[type[TunegateError], str, int | None]] = {
     "AccessDeniedException": (ModelError, "Access to the model was denied.", None),
     "ResourceNotFoundException": (ModelError, "The deployment's model was not found.", None),
 }
+#: Refusals no retry can fix: the deployment or its access is wrong (ValidationException, the
+#: request itself, becomes an InvalidRequest, never retried either).
+_PERMANENT = frozenset({"AccessDeniedException", "ResourceNotFoundException"})
 
 
-def call(model_id: str, api: Api, request: dict[str, Any]) -> Any:
-    """Send one request; return the decoded response body or raise a TunegateError."""
-    runtime = aws.client("bedrock-runtime")
+def call(model_id: str, api: Api, request: dict[str, Any], retry: RetryPolicy) -> Any:
+    """Send the request (botocore retries it as `retry` says); return the decoded response
+    body or raise a TunegateError."""
+    runtime = aws.model_client(retry.botocore_retries())
     try:
         if api == "converse":
             response = runtime.converse(modelId=model_id, **request)
@@ -97,4 +102,4 @@ def map_client_error(exc: ClientError) -> TunegateError:
     error_type, message, retry_after = _ERRORS.get(
         code, (ModelError, "The model service returned an unexpected error.", None)
     )
-    return error_type(message, retry_after=retry_after)
+    return error_type(message, retry_after=retry_after, retryable=code not in _PERMANENT)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import random
 import threading
 import time
+from collections import Counter
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,19 +25,19 @@ from chalicelib.errors import (
 )
 from chalicelib.formats.base import Api
 from chalicelib.providers.bedrock import NOT_READY_RETRY_AFTER, THROTTLE_RETRY_AFTER
+from chalicelib.providers.retries import RetryPolicy
 from chalicelib.providers.upstream import rejected
 
 _PATHS: dict[str, str] = {
     "openai_completions": "/completions",
     "openai_chat": "/chat/completions",
 }
-_RETRYABLE = {429, 500, 502, 503, 504}
 _local = threading.local()
 
 
-def call(deployment: Deployment, api: Api, request: dict[str, Any]) -> Any:
-    """POST the request with bounded retries on 429/5xx; return the decoded body."""
-    settings = get_settings()
+def call(deployment: Deployment, api: Api, request: dict[str, Any], retry: RetryPolicy) -> Any:
+    """POST the request, retrying as `retry` allows (at most its `max_attempts` in all); return
+    the decoded body. A read timeout ends the call: the time budget is spent."""
     assert deployment.base_url is not None  # guaranteed by the registry
     url = urlsplit(deployment.base_url.rstrip("/") + _PATHS[api])
     body = json.dumps({"model": deployment.model_id, **request}).encode()
@@ -45,24 +45,25 @@ def call(deployment: Deployment, api: Api, request: dict[str, Any]) -> Any:
     key = _api_key(deployment)
     if key:
         headers["Authorization"] = f"Bearer {key}"
-    status, payload = 0, b""
-    for attempt in range(settings.model_max_attempts):
-        if attempt:
-            time.sleep(random.uniform(0, min(2.0, 0.25 * 2**attempt)))
+    failures: Counter[str] = Counter()
+    for attempt in range(1, retry.max_attempts + 1):
         try:
             status, payload = _post(url.scheme, url.netloc, url.path, body, headers)
         except TimeoutError as exc:
             raise ModelTimeout("The model did not answer within the time budget.") from exc
         except (OSError, http.client.HTTPException) as exc:
-            if attempt + 1 == settings.model_max_attempts:
-                raise ModelNotReady(
-                    "The model service could not be reached.", retry_after=NOT_READY_RETRY_AFTER
-                ) from exc
-            continue
-        if status not in _RETRYABLE:
-            break
-    if status >= 400:
-        raise _map_status(status, payload)
+            error: TunegateError = ModelNotReady(
+                "The model service could not be reached.", retry_after=NOT_READY_RETRY_AFTER
+            )
+            error.__cause__ = exc
+        else:
+            if status < 400:
+                break
+            error = _map_status(status, payload)
+        failures[error.code] += 1
+        if attempt == retry.max_attempts or not retry.should_retry(error, failures[error.code]):
+            raise error
+        time.sleep(retry.delay(error.code, failures[error.code]))
     try:
         return json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -101,6 +102,7 @@ def _post(
 
 
 def _map_status(status: int, payload: bytes) -> TunegateError:
+    """The contract's error for an HTTP failure; a 4xx other than 408/409/429 is permanent."""
     if status == 429:
         return Throttled("The model is throttling requests.", retry_after=THROTTLE_RETRY_AFTER)
     if status in (503, 502):
@@ -110,10 +112,11 @@ def _map_status(status: int, payload: bytes) -> TunegateError:
     if status == 400:
         return rejected("openai", "HTTP 400", _error_message(payload))
     if status in (401, 403):
-        return ModelError("The model endpoint refused our credentials.")
+        return ModelError("The model endpoint refused our credentials.", retryable=False)
     if status == 404:
-        return ModelError("The deployment's model was not found.")
-    return ModelError(f"The model service failed (HTTP {status}).")
+        return ModelError("The deployment's model was not found.", retryable=False)
+    permanent = status < 500 and status not in (408, 409)
+    return ModelError(f"The model service failed (HTTP {status}).", retryable=not permanent)
 
 
 def _error_message(payload: bytes) -> str:

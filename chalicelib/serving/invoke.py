@@ -17,6 +17,7 @@ from chalicelib.errors import PayloadTooLarge, TunegateError
 from chalicelib.formats import InferenceParams, Message, Prompt
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.providers import complete
+from chalicelib.providers.retries import RetryPolicy
 from chalicelib.serving.feedback_tokens import issue_feedback_token
 from chalicelib.serving.parsing import parse_output
 from chalicelib.serving.prompting import render_prompt, resolve_params
@@ -31,6 +32,8 @@ class InvocationContext:
     token_ttl_seconds: int
     max_input_chars: int
     record_ttl_days: int
+    #: How hard the provider tries within API Gateway's time budget (providers/retries.py).
+    retry: RetryPolicy
     log_payloads: bool = False
 
 
@@ -108,7 +111,7 @@ def _call_and_record(
     )
     model_started = time.perf_counter()
     try:
-        completion = complete(deployment, prompt, params)
+        completion = complete(deployment, prompt, params, ctx.retry)
     except TunegateError as exc:
         _record_failure(ctx, record, exc, started, model_started)
         raise

@@ -1,20 +1,12 @@
-"""The AIMD concurrency limit and the retry policy, without any model."""
+"""The AIMD concurrency limit, without any model (the retry policy: tests/test_retries.py)."""
 
 from __future__ import annotations
 
-import random
 import threading
 
 import pytest
 
-from chalicelib.errors import (
-    InvalidRequest,
-    ModelError,
-    ModelNotReady,
-    ModelTimeout,
-    Throttled,
-)
-from chalicelib.evaluation.pacing import AdaptiveLimit, RetryPolicy, is_permanent
+from chalicelib.evaluation.pacing import AdaptiveLimit
 
 
 def cycle(limit: AdaptiveLimit, n: int, *, throttled: bool = False) -> None:
@@ -78,41 +70,3 @@ def test_acquire_blocks_at_the_limit_until_a_release() -> None:
 def test_bad_bounds() -> None:
     with pytest.raises(ValueError):
         AdaptiveLimit(2, minimum=3)
-
-
-class _Response(Exception):
-    def __init__(self, code: str) -> None:
-        self.response = {"Error": {"Code": code}}
-
-
-def caused_by(error: ModelError, code: str) -> ModelError:
-    error.__cause__ = _Response(code)
-    return error
-
-
-def test_which_errors_are_retried_and_how_often() -> None:
-    policy = RetryPolicy()
-    assert policy.should_retry(Throttled("t"), 1)
-    assert policy.should_retry(Throttled("t"), policy.attempts["throttled"] - 1)
-    assert not policy.should_retry(Throttled("t"), policy.attempts["throttled"])
-    assert policy.should_retry(ModelNotReady("n"), 1)
-    assert policy.should_retry(ModelTimeout("t"), 1)
-    assert policy.should_retry(ModelError("unreadable"), 1)
-    assert policy.should_retry(caused_by(ModelError("x"), "InternalServerException"), 1)
-    assert not policy.should_retry(InvalidRequest("bad"), 1)
-    # not a TunegateError: an unmapped library error (e.g. a parser error) or a bug, a few times
-    assert policy.should_retry(RuntimeError("?"), policy.attempts["internal_error"] - 1)
-    assert not policy.should_retry(RuntimeError("?"), policy.attempts["internal_error"])
-    missing = caused_by(ModelError("gone"), "ResourceNotFoundException")
-    assert is_permanent(missing)
-    assert not policy.should_retry(missing, 1)
-
-
-def test_delays_are_jittered_below_an_exponential_cap() -> None:
-    policy = RetryPolicy(first_delay={"throttled": 0.1}, max_delay=1.0)
-    rng = random.Random(1)
-    for failures, cap in [(1, 0.1), (2, 0.2), (3, 0.4), (4, 0.8), (5, 1.0), (9, 1.0)]:
-        delays = [policy.delay("throttled", failures, rng) for _ in range(200)]
-        assert all(0 <= d <= cap for d in delays)
-        assert max(delays) > cap * 0.8  # spread over the whole range, not a fixed step
-        assert len(set(delays)) > 150

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +12,9 @@ import pytest
 from chalicelib.config.registry import Deployment, load_registry
 from chalicelib.evaluation.cache import MemoryCache, SqliteCache
 from chalicelib.evaluation.datasets import Dataset, Item
-from chalicelib.evaluation.pacing import RetryPolicy
 from chalicelib.evaluation.runner import Evaluator, evaluate_chunk
 from chalicelib.evaluation.totals import EvaluationTotals
+from chalicelib.providers.retries import EVALUATION, RetryPolicy
 from chalicelib.serving.parsing import normalise_label, parse_output
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,23 +24,10 @@ LABELS = {"type": "label", "labels": ["negative", "neutral", "positive"]}
 
 @pytest.fixture()
 def runner_stack(local_stack: Any) -> Iterator[Any]:
-    """The shared stack with a clean emulator, and a model client that makes one attempt, so
-    every retry here is the runner's own."""
-    from chalicelib import aws
-    from chalicelib.config.settings import get_settings
-
+    """The shared stack with a clean emulator. No environment override: the stack's
+    MODEL_MAX_ATTEMPTS (3) is the invoke path's; every retry here is still the runner's own."""
     local_stack.emulator.reset()
-    previous = os.environ.get("MODEL_MAX_ATTEMPTS")
-    os.environ["MODEL_MAX_ATTEMPTS"] = "1"
-    get_settings.cache_clear()
-    aws.reset_clients()
     yield local_stack
-    if previous is None:
-        os.environ.pop("MODEL_MAX_ATTEMPTS", None)
-    else:
-        os.environ["MODEL_MAX_ATTEMPTS"] = previous
-    get_settings.cache_clear()
-    aws.reset_clients()
     local_stack.emulator.reset()
 
 
@@ -120,13 +107,14 @@ def test_injected_faults_give_the_same_metrics_as_a_clean_run(runner_stack: Any)
         timeout_seconds=2,
         seed=11,
     )
-    policy = RetryPolicy(
+    policy = replace(
+        EVALUATION,
         first_delay={
             "throttled": 0.01,
             "model_not_ready": 0.02,
             "model_timeout": 0.01,
             "model_error": 0.01,
-        }
+        },
     )
     evaluator = Evaluator(chosen, concurrency=8, policy=policy)
     faulty = EvaluationTotals([d.name for d in chosen], seed=4)
