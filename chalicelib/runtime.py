@@ -13,7 +13,7 @@ from chalicelib.auth.keys import feedback_token_secret
 from chalicelib.config.registry import Registry, load_registry
 from chalicelib.config.settings import Settings, get_settings
 from chalicelib.serving.invoke import InvocationContext
-from chalicelib.storage.feedback import DynamoFeedbackStore
+from chalicelib.storage.feedback import DynamoFeedbackStore, FeedbackStore
 from chalicelib.storage.invocations import DynamoInvocationStore, InvocationStore
 
 
@@ -22,7 +22,7 @@ class Runtime:
     settings: Settings
     registry: Registry
     invocations: InvocationStore
-    feedback: DynamoFeedbackStore
+    feedback: FeedbackStore
 
     @cached_property
     def token_secret(self) -> bytes:

@@ -1,5 +1,5 @@
-"""The job store's conditions on DynamoDB (moto server): a chunk commits once per round, nothing
-commits after a cancel or for another round, one finaliser at a time."""
+"""The job store's conditions, in memory and on DynamoDB (moto server): a chunk commits once per
+round, nothing commits after a cancel or for another round, one finaliser at a time."""
 
 from __future__ import annotations
 
@@ -12,11 +12,8 @@ from chalicelib.jobs.models import ChunkRecord, JobRecord
 
 
 @pytest.fixture()
-def store(local_stack: Any) -> Any:
-    from chalicelib.config.settings import get_settings
-    from chalicelib.jobs.store import JobStore
-
-    return JobStore(get_settings().evaluations_table)
+def store(jobs: Any) -> Any:
+    return jobs
 
 
 def running_job(store: Any, n_chunks: int = 3) -> str:
