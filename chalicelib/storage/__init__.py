@@ -11,6 +11,6 @@
 
 Adding a store (deployments, tuning jobs): a module with its record, its Protocol and both
 implementations (the DynamoDB one through `dynamo`); its table name in `config/settings.py`,
-the table in `deploy/bootstrap.py` and `infra/resources.json` (IAM in `deploy/iam.py`); a
+the table in `deploy/bootstrap.py` and in `infra/resources.json` with its grants; a
 fixture in `tests/storage/conftest.py` and a test module there.
 """
