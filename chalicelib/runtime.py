@@ -14,7 +14,7 @@ from chalicelib.config.registry import Registry, load_registry
 from chalicelib.config.settings import Settings, get_settings
 from chalicelib.providers.retries import invoke_policy
 from chalicelib.serving.invoke import InvocationContext
-from chalicelib.storage.feedback import DynamoFeedbackStore
+from chalicelib.storage.feedback import DynamoFeedbackStore, FeedbackStore
 from chalicelib.storage.invocations import DynamoInvocationStore, InvocationStore
 
 
@@ -23,7 +23,7 @@ class Runtime:
     settings: Settings
     registry: Registry
     invocations: InvocationStore
-    feedback: DynamoFeedbackStore
+    feedback: FeedbackStore
 
     @cached_property
     def token_secret(self) -> bytes:

@@ -17,7 +17,7 @@ from chalicelib.errors import InvalidRequest
 from chalicelib.formats.base import Message, Prompt, transcript
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.serving.feedback_tokens import read_feedback_token
-from chalicelib.storage.feedback import DynamoFeedbackStore, FeedbackRecord
+from chalicelib.storage.feedback import FeedbackRecord, FeedbackStore
 from chalicelib.storage.invocations import InvocationRecord, InvocationStore
 
 #: Without `min_rating`, an answer becomes training data when rated at least this well.
@@ -78,7 +78,7 @@ def utc_iso(moment: datetime) -> str:
 
 
 def submit_feedback(
-    request: FeedbackRequest, store: DynamoFeedbackStore, secret: bytes, now: datetime
+    request: FeedbackRequest, store: FeedbackStore, secret: bytes, now: datetime
 ) -> FeedbackResult:
     model = read_feedback_token(
         secret, request.feedback_token, request.invocation_id, now=now.timestamp()
@@ -135,7 +135,7 @@ def parse_time(value: str | None, field: str) -> str | None:
 
 
 def summarize(
-    store: DynamoFeedbackStore, model: str, start: str | None, end: str | None
+    store: FeedbackStore, model: str, start: str | None, end: str | None
 ) -> dict[str, object]:
     if start and end and start > end:
         raise InvalidRequest(
@@ -208,7 +208,7 @@ def training_line(fmt: str, invocation: InvocationRecord, answer: str) -> str:
 
 
 def export_training_data(
-    feedback: DynamoFeedbackStore,
+    feedback: FeedbackStore,
     invocations: InvocationStore,
     model: str,
     min_rating: int | None,

@@ -11,7 +11,7 @@ from chalicelib.errors import NotFound
 from chalicelib.jobs.objects import JobObjects
 from chalicelib.jobs.queue import JobQueue
 from chalicelib.jobs.settings import JobSettings, get_job_settings
-from chalicelib.jobs.store import DynamoAnswerCache, JobStore
+from chalicelib.storage.jobs import ChunkAnswerCache, DynamoJobStore, JobStore
 
 
 @dataclass
@@ -38,9 +38,8 @@ class JobContext:
         the results bucket's `datasets/`)."""
         return self.settings.dataset_prefixes or (f"s3://{self.objects.bucket}/datasets/",)
 
-    def cache(self, evaluation_id: str) -> DynamoAnswerCache:
-        ttl = self.settings.cache_ttl_days * 86400
-        return DynamoAnswerCache(self.store.table, evaluation_id, ttl)
+    def cache(self, evaluation_id: str) -> ChunkAnswerCache:
+        return self.store.answer_cache(evaluation_id, self.settings.cache_ttl_days * 86400)
 
 
 _context: JobContext | None = None
@@ -54,7 +53,7 @@ def get_job_context() -> JobContext:
         runtime = get_runtime()
         settings = runtime.settings
         _context = JobContext(
-            store=JobStore(settings.evaluations_table),
+            store=DynamoJobStore(settings.evaluations_table),
             objects=JobObjects(settings.results_bucket),
             queue=JobQueue(settings.evaluation_queue),
             registry=runtime.registry,

@@ -39,10 +39,10 @@ from chalicelib.jobs.settings import (
     RETRY_DELAY_SECONDS,
     WORKER_TIMEOUT_SECONDS,
 )
-from chalicelib.jobs.store import CommitOutcome, DynamoAnswerCache
 from chalicelib.jobs.window import successor
 from chalicelib.observability import logger
 from chalicelib.serving.prompting import resolve_params
+from chalicelib.storage.jobs import ChunkAnswerCache, CommitOutcome
 from chalicelib.tracing import annotate
 
 
@@ -194,7 +194,7 @@ def evaluate(
     job: JobRecord,
     chunk: int,
     previous: ChunkRecord | None,
-    cache: DynamoAnswerCache,
+    cache: ChunkAnswerCache,
 ) -> ChunkOutcome:
     """The chunk's results: every item on a first run; on a retry round, the earlier results
     with only their `error` answers asked again."""
@@ -222,7 +222,7 @@ def _rerun_errors(
     earlier: Sequence[ItemResult],
     deployments: Sequence[Deployment],
     job: JobRecord,
-    cache: DynamoAnswerCache,
+    cache: ChunkAnswerCache,
 ) -> ChunkOutcome:
     """The earlier results with each `error` answer asked again (errors are never cached, so
     every one reaches the model; the other answers are kept as they were)."""

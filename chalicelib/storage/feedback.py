@@ -1,22 +1,23 @@
-"""Feedback records in DynamoDB: one item per invocation, whatever the concurrency.
+"""The feedback store: one record per invocation, whatever the concurrency.
 
-A post is first a conditional `PutItem` (only if no item exists): exactly one post per
+In DynamoDB, a post is first a conditional `PutItem` (only if no item exists): exactly one post per
 invocation can win it and be answered "created", and it is the common case's only round trip.
 A later post finds the item and replaces it with one `UpdateItem` that sets the new fields,
-removes the ones it leaves out and bumps `revision`, keeping `created_at`.
+removes the ones it leaves out and bumps `revision`, keeping `created_at`. `MemoryFeedbackStore`
+keeps the same rules for fast tests.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
-from typing import Any
-
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import Any, Protocol
 
 from chalicelib import aws
-from chalicelib.errors import ServiceUnavailable
-from chalicelib.storage.codec import from_item, to_attribute, to_item
+from chalicelib.storage import dynamo
+from chalicelib.storage.codec import from_item, to_item
+from chalicelib.storage.dynamo import AlreadyExists, Update
 
 MODEL_INDEX = "model-updated_at-index"
 _REPLACEABLE = ("rating", "thumbs", "comment", "correction", "correction_source")
@@ -38,10 +39,26 @@ class FeedbackRecord:
     created_at: str | None = None
 
 
-def _unavailable(exc: Exception) -> ServiceUnavailable:
-    return ServiceUnavailable(
-        "Feedback cannot be stored right now; try again shortly.", retry_after=5
-    )
+#: What an outage of the feedback table says.
+UNAVAILABLE = "Feedback cannot be stored right now; try again shortly."
+
+
+class FeedbackStore(Protocol):
+    def upsert(self, record: FeedbackRecord) -> tuple[bool, FeedbackRecord]:
+        """Store `record` as the invocation's only feedback: (True when it is the first, the
+        record as stored). The first gets `revision` 1 and `created_at` = its `updated_at`;
+        a later one replaces the rated fields (those it leaves out are removed), keeps
+        `created_at` and bumps `revision`."""
+
+    def for_model(
+        self, model: str, start: str | None = None, end: str | None = None
+    ) -> Iterator[FeedbackRecord]:
+        """Every record of `model` updated within [start, end] (ISO 8601 UTC strings), in
+        `updated_at` order."""
+
+
+def first_revision(record: FeedbackRecord) -> FeedbackRecord:
+    return replace(record, revision=1, created_at=record.updated_at)
 
 
 class DynamoFeedbackStore:
@@ -49,56 +66,26 @@ class DynamoFeedbackStore:
         self.table_name = table_name
 
     def upsert(self, record: FeedbackRecord) -> tuple[bool, FeedbackRecord]:
-        """Store `record` as the invocation's only feedback: (True when it is the first, the
-        record as stored, with its `revision` and `created_at`)."""
-        first = replace(record, revision=1, created_at=record.updated_at)
+        first = first_revision(record)
         try:
-            aws.client("dynamodb").put_item(
-                TableName=self.table_name,
-                Item=to_item(asdict(first)),
-                ConditionExpression="attribute_not_exists(invocation_id)",
-            )
+            dynamo.put_new(self.table_name, to_item(asdict(first)), "invocation_id", UNAVAILABLE)
             return True, first
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise _unavailable(exc) from exc
-        except BotoCoreError as exc:
-            raise _unavailable(exc) from exc
-        return False, self._replace(record)
+        except AlreadyExists:
+            return False, self._replace(record)
 
     def _replace(self, record: FeedbackRecord) -> FeedbackRecord:
         values = asdict(record)
-        present = [f for f in _REPLACEABLE if values[f] is not None]
-        absent = [f for f in _REPLACEABLE if values[f] is None]
-        sets = ["#model = :model", "updated_at = :updated_at"]
-        sets += [f"#{f} = :{f}" for f in present]
-        sets += [
-            "created_at = if_not_exists(created_at, :updated_at)",
-            "revision = if_not_exists(revision, :zero) + :one",
-        ]
-        expression = "SET " + ", ".join(sets)
-        if absent:
-            expression += " REMOVE " + ", ".join(f"#{f}" for f in absent)
-        names = {"#model": "model", **{f"#{f}": f for f in _REPLACEABLE}}
-        attribute_values = {
-            ":model": to_attribute(record.model),
-            ":updated_at": to_attribute(record.updated_at),
-            ":zero": to_attribute(0),
-            ":one": to_attribute(1),
-            **{f":{f}": to_attribute(values[f]) for f in present},
-        }
-        try:
-            updated = aws.client("dynamodb").update_item(
-                TableName=self.table_name,
-                Key={"invocation_id": {"S": record.invocation_id}},
-                UpdateExpression=expression,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=attribute_values,
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except (ClientError, BotoCoreError) as exc:
-            raise _unavailable(exc) from exc
-        stored = from_item(updated)
+        update = Update().set(
+            model=record.model,
+            updated_at=record.updated_at,
+            **{f: values[f] for f in _REPLACEABLE},  # None removes the field
+        )
+        update.set_if_absent(created_at=record.updated_at).increment(revision=1)
+        request = update.request(self.table_name, {"invocation_id": {"S": record.invocation_id}})
+        request["ReturnValues"] = "ALL_NEW"
+        reply = dynamo.update(request, UNAVAILABLE)
+        assert reply is not None  # no condition: it cannot fail one
+        stored = from_item(reply["Attributes"])
         return replace(record, revision=int(stored["revision"]), created_at=stored["created_at"])
 
     def for_model(
@@ -123,13 +110,42 @@ class DynamoFeedbackStore:
             "ExpressionAttributeNames": {"#model": "model"},
             "ExpressionAttributeValues": values,
         }
-        try:
-            while True:
-                page = aws.client("dynamodb").query(**kwargs)
-                for item in page.get("Items", []):
-                    yield FeedbackRecord(**from_item(item))
-                if "LastEvaluatedKey" not in page:
-                    return
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except (ClientError, BotoCoreError) as exc:
-            raise _unavailable(exc) from exc
+        while True:
+            page = dynamo.call(lambda: aws.client("dynamodb").query(**kwargs), UNAVAILABLE)
+            for item in page.get("Items", []):
+                yield FeedbackRecord(**from_item(item))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class MemoryFeedbackStore:
+    """The same rules in memory (one record per invocation, revisions, `created_at` kept)."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, FeedbackRecord] = {}
+        self._lock = threading.Lock()
+
+    def upsert(self, record: FeedbackRecord) -> tuple[bool, FeedbackRecord]:
+        with self._lock:
+            earlier = self._records.get(record.invocation_id)
+            if earlier is None:
+                stored = first_revision(record)
+            else:
+                created_at = earlier.created_at or record.updated_at
+                stored = replace(record, revision=earlier.revision + 1, created_at=created_at)
+            self._records[record.invocation_id] = stored
+            return earlier is None, stored
+
+    def for_model(
+        self, model: str, start: str | None = None, end: str | None = None
+    ) -> Iterator[FeedbackRecord]:
+        with self._lock:
+            found = [
+                r
+                for r in self._records.values()
+                if r.model == model
+                and (start is None or r.updated_at >= start)
+                and (end is None or r.updated_at <= end)
+            ]
+        yield from sorted(found, key=lambda r: r.updated_at)

@@ -9,11 +9,14 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from chalicelib import aws
-from chalicelib.errors import NotFound, ServiceUnavailable
+from chalicelib.errors import NotFound
+from chalicelib.storage import dynamo
 from chalicelib.storage.codec import from_item, to_item
+from chalicelib.storage.dynamo import AlreadyExists
+
+_UNRECORDED = "The invocation could not be recorded; try again shortly."
+_UNREADABLE = "Invocations cannot be read right now."
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +40,8 @@ class InvocationRecord:
 
 
 class InvocationStore(Protocol):
-    def put(self, record: InvocationRecord) -> None: ...
+    def put(self, record: InvocationRecord) -> None:
+        """Record a new invocation; AlreadyExists if its id is taken (ids are fresh UUIDs)."""
 
     def get(self, invocation_id: str) -> InvocationRecord: ...
 
@@ -52,17 +56,18 @@ class MemoryInvocationStore:
     def put(self, record: InvocationRecord) -> None:
         with self._lock:
             if record.invocation_id in self._items:
-                raise ValueError("duplicate invocation id")
+                raise AlreadyExists(f"invocation {record.invocation_id} exists")
             self._items[record.invocation_id] = record
 
     def get(self, invocation_id: str) -> InvocationRecord:
-        try:
+        with self._lock:
+            if invocation_id not in self._items:
+                raise NotFound(f"No invocation {invocation_id!r}.")
             return self._items[invocation_id]
-        except KeyError:
-            raise NotFound(f"No invocation {invocation_id!r}.") from None
 
     def get_many(self, invocation_ids: list[str]) -> dict[str, InvocationRecord]:
-        return {i: self._items[i] for i in invocation_ids if i in self._items}
+        with self._lock:
+            return {i: self._items[i] for i in invocation_ids if i in self._items}
 
 
 class DynamoInvocationStore:
@@ -72,28 +77,18 @@ class DynamoInvocationStore:
         self.table_name = table_name
 
     def put(self, record: InvocationRecord) -> None:
-        try:
-            aws.client("dynamodb").put_item(
-                TableName=self.table_name,
-                Item=to_item(asdict(record)),
-                ConditionExpression="attribute_not_exists(invocation_id)",
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise ServiceUnavailable(
-                "The invocation could not be recorded; try again shortly.", retry_after=5
-            ) from exc
+        item = to_item(asdict(record))
+        dynamo.put_new(self.table_name, item, "invocation_id", _UNRECORDED)
 
     def get(self, invocation_id: str) -> InvocationRecord:
-        try:
-            response = aws.client("dynamodb").get_item(
+        response = dynamo.call(
+            lambda: aws.client("dynamodb").get_item(
                 TableName=self.table_name,
                 Key={"invocation_id": {"S": invocation_id}},
                 ConsistentRead=True,
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise ServiceUnavailable(
-                "Invocations cannot be read right now.", retry_after=5
-            ) from exc
+            ),
+            _UNREADABLE,
+        )
         if "Item" not in response:
             raise NotFound(f"No invocation {invocation_id!r}.")
         return InvocationRecord(**from_item(response["Item"]))
@@ -105,15 +100,16 @@ class DynamoInvocationStore:
         for start in range(0, len(unique), 100):
             keys = [{"invocation_id": {"S": i}} for i in unique[start : start + 100]]
             request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
-            try:
-                while request:
-                    response = aws.client("dynamodb").batch_get_item(RequestItems=request)
-                    for item in response.get("Responses", {}).get(self.table_name, []):
-                        record = InvocationRecord(**from_item(item))
-                        found[record.invocation_id] = record
-                    request = response.get("UnprocessedKeys") or {}
-            except (ClientError, BotoCoreError) as exc:
-                raise ServiceUnavailable(
-                    "Invocations cannot be read right now.", retry_after=5
-                ) from exc
+            while request:
+                response = _batch_get(request)
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    record = InvocationRecord(**from_item(item))
+                    found[record.invocation_id] = record
+                request = response.get("UnprocessedKeys") or {}
         return found
+
+
+def _batch_get(request: dict[str, Any]) -> Any:
+    return dynamo.call(
+        lambda: aws.client("dynamodb").batch_get_item(RequestItems=request), _UNREADABLE
+    )

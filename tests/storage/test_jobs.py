@@ -1,5 +1,5 @@
-"""The job store's conditions on DynamoDB (moto server): a chunk commits once per round, nothing
-commits after a cancel or for another round, one finaliser at a time."""
+"""The job store's conditions, in memory and on DynamoDB (moto server): a chunk commits once per
+round, nothing commits after a cancel or for another round, one finaliser at a time."""
 
 from __future__ import annotations
 
@@ -12,11 +12,8 @@ from chalicelib.jobs.models import ChunkRecord, JobRecord
 
 
 @pytest.fixture()
-def store(local_stack: Any) -> Any:
-    from chalicelib.config.settings import get_settings
-    from chalicelib.jobs.store import JobStore
-
-    return JobStore(get_settings().evaluations_table)
+def store(jobs: Any) -> Any:
+    return jobs
 
 
 def running_job(store: Any, n_chunks: int = 3) -> str:
@@ -101,3 +98,82 @@ def test_one_finaliser_at_a_time(store: Any) -> None:
     job = store.get(evaluation_id)
     assert (job.status, job.outputs_round, job.finalizer) == ("succeeded", 0, None)
     assert not store.claim_finalizer(evaluation_id, token="late", **claim)
+
+
+def test_a_job_is_created_once(store: Any) -> None:
+    from chalicelib.storage.dynamo import AlreadyExists
+
+    evaluation_id = running_job(store)
+    job = store.get(evaluation_id)
+    with pytest.raises(AlreadyExists):
+        store.create(job)
+    assert store.get(uuid.uuid4().hex) is None
+    assert store.get_chunk(evaluation_id, 0) is None
+
+
+def test_a_transition_needs_the_status_and_round(store: Any) -> None:
+    evaluation_id = running_job(store)
+    assert not store.transition(evaluation_id, expect="queued", round=0, sets={"total": 1})
+    assert not store.transition(evaluation_id, expect="running", round=1, sets={"total": 1})
+    assert store.transition(
+        evaluation_id,
+        expect=("queued", "running"),
+        round=0,
+        sets={"schedule": (3, 4), "started_at": "t", "n_scheduled": None},
+        adds={"done": 5},
+        removes=("total",),
+    )
+    job = store.get(evaluation_id)
+    assert (job.schedule, job.started_at, job.n_scheduled, job.total, job.done) == (
+        [3, 4],
+        "t",
+        None,
+        None,
+        5,
+    )
+    assert not store.transition(uuid.uuid4().hex, expect="running", round=0, sets={"total": 1})
+
+
+def test_fail_only_an_active_job(store: Any) -> None:
+    evaluation_id = running_job(store)
+    error = {"code": "model_error", "message": "gave up", "details": [{"n": 1}]}
+    assert store.fail(evaluation_id, error, "2026-01-01T00:00:03")
+    assert not store.fail(evaluation_id, error, "2026-01-01T00:00:04")
+    job = store.get(evaluation_id)
+    assert (job.status, job.error, job.finished_at) == ("failed", error, "2026-01-01T00:00:03")
+    assert store.cancel(evaluation_id, "2026-01-01T00:00:05") is None
+
+
+def test_a_released_or_expired_claim_can_be_taken(store: Any) -> None:
+    evaluation_id = running_job(store)
+    claim: dict[str, Any] = {"status": "running", "round": 0}
+    assert store.claim_finalizer(evaluation_id, token="a", lease_seconds=900, **claim)
+    store.release_finalizer(evaluation_id, "not-a")  # someone else's release changes nothing
+    assert not store.claim_finalizer(evaluation_id, token="b", lease_seconds=900, **claim)
+    store.release_finalizer(evaluation_id, "a")
+    assert store.get(evaluation_id).finalizer is None
+    assert store.claim_finalizer(evaluation_id, token="b", lease_seconds=-1, **claim)
+    # b's lease ended a second ago: c takes over, and b can no longer finish
+    assert store.claim_finalizer(evaluation_id, token="c", lease_seconds=900, **claim)
+    finish: dict[str, Any] = {"status": "running", "new_status": "failed", "round": 0}
+    assert not store.finish(evaluation_id, token="b", sets={}, **finish)
+    assert store.finish(evaluation_id, token="c", sets={"finished_at": "t"}, **finish)
+    job = store.get(evaluation_id)
+    assert (job.status, job.finished_at, job.finalizer_until) == ("failed", "t", None)
+
+
+def test_the_answer_cache_survives_its_chunk_until_discarded(store: Any) -> None:
+    from chalicelib.evaluation.cache import CachedAnswer
+
+    evaluation_id = running_job(store)
+    first = store.answer_cache(evaluation_id, 3600)
+    first.put("k1", CachedAnswer("positive", 3, 1, 12.5))
+    first.put("k2", CachedAnswer("negative"))
+    first.close()
+    rerun = store.answer_cache(evaluation_id, 3600)  # a rerun of the chunk, after a crash
+    assert rerun.preload(["k1", "k2", "k3"]) == 2
+    assert rerun.get("k1") == CachedAnswer("positive", 3, 1, 12.5)
+    assert rerun.get("k3") is None
+    assert store.answer_cache(uuid.uuid4().hex, 3600).preload(["k1"]) == 0  # per job
+    rerun.discard()
+    assert store.answer_cache(evaluation_id, 3600).preload(["k1", "k2"]) == 0

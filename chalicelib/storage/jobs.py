@@ -1,4 +1,5 @@
-"""Job, chunk and answer-cache records in the evaluations table (keys `pk`, `sk`).
+"""The job store: job, chunk and answer-cache records (in DynamoDB, the evaluations table,
+keys `pk`, `sk`; `memory_jobs` holds the in-memory twin).
 
 - `job#<id>` / `meta`: the JobRecord.
 - `job#<id>` / `chunk#<n>`: a ChunkRecord, written only by `commit_chunk`, in the same
@@ -11,26 +12,95 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.evaluation.cache import CachedAnswer
 from chalicelib.jobs.models import ChunkRecord, JobRecord, Status
 from chalicelib.observability import logger
+from chalicelib.storage import dynamo
 from chalicelib.storage.codec import from_item, to_attribute, to_item
+from chalicelib.storage.dynamo import Update, error_code
 
 META = "meta"
 _BATCH_GET = 100  # BatchGetItem's limit
 _BATCH_WRITE = 25  # BatchWriteItem's limit
 #: How long the answer cache's writer waits for a fuller batch: the answers a kill can lose.
 _GATHER_SECONDS = 0.05
+#: What an outage of the evaluations table says (a 503 in the API, a retried message in jobs).
+UNAVAILABLE = "Evaluations cannot be reached right now; try again shortly."
 CommitOutcome = Literal["committed", "duplicate", "stale"]
 T = TypeVar("T")
+
+
+class ChunkAnswerCache(Protocol):
+    """One job's answer cache as a chunk uses it (an `AnswerCache` the runner can share)."""
+
+    def preload(self, keys: Iterable[str]) -> int: ...
+
+    def get(self, key: str) -> CachedAnswer | None: ...
+
+    def put(self, key: str, answer: CachedAnswer) -> None: ...
+
+    def close(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class JobStore(Protocol):
+    """Jobs and their committed chunks. Every change is conditional on the job's status and
+    round, so a duplicated or late message changes nothing; `False`/`None` answers "the
+    condition did not hold", an outage raises ServiceUnavailable."""
+
+    def create(self, job: JobRecord) -> None:
+        """Raises AlreadyExists when the id is taken."""
+
+    def get(self, evaluation_id: str) -> JobRecord | None: ...
+
+    def transition(
+        self,
+        evaluation_id: str,
+        *,
+        expect: Status | tuple[Status, ...],
+        round: int,
+        sets: Mapping[str, Any] | None = None,
+        adds: Mapping[str, int] | None = None,
+        removes: tuple[str, ...] = (),
+    ) -> bool: ...
+
+    def cancel(self, evaluation_id: str, now: str) -> JobRecord | None: ...
+
+    def fail(self, evaluation_id: str, error: dict[str, Any], now: str) -> bool: ...
+
+    def claim_finalizer(
+        self, evaluation_id: str, *, status: Status, round: int, token: str, lease_seconds: int
+    ) -> bool: ...
+
+    def finish(
+        self,
+        evaluation_id: str,
+        *,
+        status: Status,
+        new_status: Status,
+        round: int,
+        token: str,
+        sets: Mapping[str, Any],
+    ) -> bool: ...
+
+    def release_finalizer(self, evaluation_id: str, token: str) -> None: ...
+
+    def commit_chunk(self, evaluation_id: str, record: ChunkRecord) -> CommitOutcome: ...
+
+    def get_chunk(self, evaluation_id: str, chunk: int) -> ChunkRecord | None: ...
+
+    def chunks(self, evaluation_id: str) -> list[ChunkRecord]: ...
+
+    def answer_cache(self, evaluation_id: str, ttl_seconds: int) -> ChunkAnswerCache: ...
 
 
 def job_key(evaluation_id: str) -> dict[str, dict[str, str]]:
@@ -41,99 +111,11 @@ def chunk_sort_key(chunk: int) -> str:
     return f"chunk#{chunk:06d}"
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def _dynamo(call: Callable[[], T]) -> T:
-    """Run one DynamoDB call; an outage becomes a 503 (API) or a retried message (worker)."""
-    try:
-        return call()
-    except (ClientError, BotoCoreError) as exc:
-        if isinstance(exc, ClientError) and _code(exc) in (
-            "ConditionalCheckFailedException",
-            "TransactionCanceledException",
-        ):
-            raise
-        raise ServiceUnavailable(
-            "Evaluations cannot be reached right now; try again shortly.", retry_after=5
-        ) from exc
+    return dynamo.call(call, UNAVAILABLE)
 
 
-class _Update:
-    """An UpdateItem expression built from plain values (every name goes through #aliases, so
-    DynamoDB's reserved words never bite)."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.values: dict[str, dict[str, Any]] = {}
-        self.sets: list[str] = []
-        self.adds: list[str] = []
-        self.removes: list[str] = []
-
-    def name(self, attribute: str) -> str:
-        alias = f"#{attribute}"
-        self.names[alias] = attribute
-        return alias
-
-    def value(self, value: Any) -> str:
-        alias = f":v{len(self.values)}"
-        self.values[alias] = to_attribute(value)
-        return alias
-
-    def set(self, **values: Any) -> _Update:
-        for attribute, value in values.items():
-            if value is None:
-                self.removes.append(self.name(attribute))
-            else:
-                self.sets.append(f"{self.name(attribute)} = {self.value(value)}")
-        return self
-
-    def add(self, **values: int) -> _Update:
-        for attribute, value in values.items():
-            self.adds.append(f"{self.name(attribute)} {self.value(value)}")
-        return self
-
-    def remove(self, *attributes: str) -> _Update:
-        self.removes.extend(self.name(a) for a in attributes)
-        return self
-
-    def expression(self) -> str:
-        parts = []
-        if self.sets:
-            parts.append("SET " + ", ".join(self.sets))
-        if self.adds:
-            parts.append("ADD " + ", ".join(self.adds))
-        if self.removes:
-            parts.append("REMOVE " + ", ".join(self.removes))
-        return " ".join(parts)
-
-    def condition(self, text: str, **values: Any) -> str:
-        """`text` with `#attr` names and `:name` placeholders filled from `values`."""
-        for attribute in _names_in(text):
-            self.name(attribute)
-        for placeholder, value in values.items():
-            self.values[f":{placeholder}"] = to_attribute(value)
-        return text
-
-    def request(self, table: str, key: Mapping[str, Any], condition: str) -> dict[str, Any]:
-        return {
-            "TableName": table,
-            "Key": dict(key),
-            "UpdateExpression": self.expression(),
-            "ConditionExpression": condition,
-            "ExpressionAttributeNames": self.names,
-            "ExpressionAttributeValues": self.values,
-        }
-
-
-def _names_in(text: str) -> Iterator[str]:
-    for token in text.replace("(", " ").replace(")", " ").replace(",", " ").split():
-        if token.startswith("#"):
-            yield token[1:]
-
-
-class JobStore:
+class DynamoJobStore:
     def __init__(self, table_name: str) -> None:
         self.table = table_name
 
@@ -141,11 +123,7 @@ class JobStore:
 
     def create(self, job: JobRecord) -> None:
         item = {**job_key(job.evaluation_id), **to_item(asdict(job))}
-        _dynamo(
-            lambda: aws.client("dynamodb").put_item(
-                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-            )
-        )
+        dynamo.put_new(self.table, item, "pk", UNAVAILABLE)
 
     def get(self, evaluation_id: str) -> JobRecord | None:
         reply = _dynamo(
@@ -157,17 +135,14 @@ class JobStore:
         return JobRecord.from_stored(from_item(item)) if item else None
 
     def _update(
-        self, evaluation_id: str, update: _Update, condition: str, *, returning: bool = False
+        self, evaluation_id: str, update: Update, condition: str, *, returning: bool = False
     ) -> JobRecord | None | bool:
         request = update.request(self.table, job_key(evaluation_id), condition)
         if returning:
             request["ReturnValues"] = "ALL_NEW"
-        try:
-            reply = _dynamo(lambda: aws.client("dynamodb").update_item(**request))
-        except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                return None if returning else False
-            raise
+        reply = dynamo.update(request, UNAVAILABLE)
+        if reply is None:
+            return None if returning else False
         if returning:
             return JobRecord.from_stored(from_item(reply["Attributes"]))
         return True
@@ -184,7 +159,7 @@ class JobStore:
     ) -> bool:
         """Apply the change only while the job has one of `expect` statuses in `round`."""
         statuses = (expect,) if isinstance(expect, str) else expect
-        update = _Update().set(**(sets or {})).add(**(adds or {})).remove(*removes)
+        update = Update().set(**(sets or {})).add(**(adds or {})).remove(*removes)
         wanted = ", ".join(f":s{i}" for i in range(len(statuses)))
         condition = update.condition(
             f"#status IN ({wanted}) AND #round = :round",
@@ -195,7 +170,7 @@ class JobStore:
 
     def cancel(self, evaluation_id: str, now: str) -> JobRecord | None:
         """Cancelled from queued or running; None when the job was already past that."""
-        update = _Update().set(status="cancelled", finished_at=now)
+        update = Update().set(status="cancelled", finished_at=now)
         condition = update.condition(
             "#status IN (:queued, :running)", queued="queued", running="running"
         )
@@ -204,7 +179,7 @@ class JobStore:
 
     def fail(self, evaluation_id: str, error: dict[str, Any], now: str) -> bool:
         """Give up on a job that is still active (a message that failed on every delivery)."""
-        update = _Update().set(status="failed", error=error, finished_at=now)
+        update = Update().set(status="failed", error=error, finished_at=now)
         condition = update.condition(
             "#status IN (:queued, :running)", queued="queued", running="running"
         )
@@ -215,7 +190,7 @@ class JobStore:
     ) -> bool:
         """Become the job's only finaliser for this round: no live claim and no outputs yet."""
         now = int(time.time())
-        update = _Update().set(finalizer=token, finalizer_until=now + lease_seconds)
+        update = Update().set(finalizer=token, finalizer_until=now + lease_seconds)
         condition = update.condition(
             "#status = :status AND #round = :round AND #outputs_round < :round AND "
             "(attribute_not_exists(#finalizer_until) OR #finalizer_until < :now)",
@@ -236,7 +211,7 @@ class JobStore:
         sets: Mapping[str, Any],
     ) -> bool:
         """The finaliser's last write: outputs are in place, the job gets its final status."""
-        update = _Update().set(status=new_status, outputs_round=round, **sets)
+        update = Update().set(status=new_status, outputs_round=round, **sets)
         update.remove("finalizer", "finalizer_until")
         condition = update.condition(
             "#finalizer = :token AND #status = :status AND #round = :round",
@@ -247,7 +222,7 @@ class JobStore:
         return bool(self._update(evaluation_id, update, condition))
 
     def release_finalizer(self, evaluation_id: str, token: str) -> None:
-        update = _Update().remove("finalizer", "finalizer_until")
+        update = Update().remove("finalizer", "finalizer_until")
         self._update(evaluation_id, update, update.condition("#finalizer = :token", token=token))
 
     # --- chunks ------------------------------------------------------------------------------
@@ -262,7 +237,7 @@ class JobStore:
             "sk": {"S": chunk_sort_key(record.chunk)},
             **to_item(asdict(record)),
         }
-        job = _Update().add(done=record.count, errors=record.errors, chunks_done=1)
+        job = Update().add(done=record.count, errors=record.errors, chunks_done=1)
         job_condition = job.condition(
             "#status = :running AND #round = :round", running="running", round=record.round
         )
@@ -281,7 +256,7 @@ class JobStore:
         try:
             _dynamo(lambda: aws.client("dynamodb").transact_write_items(TransactItems=items))
         except ClientError as exc:
-            if _code(exc) != "TransactionCanceledException":
+            if error_code(exc) != dynamo.TRANSACTION_CANCELLED:
                 raise
             reasons = exc.response.get("CancellationReasons") or []
             codes = [str(r.get("Code", "None")) for r in reasons]
@@ -293,6 +268,9 @@ class JobStore:
                 f"the chunk commit was cancelled ({', '.join(codes) or 'no reason given'})"
             ) from exc
         return "committed"
+
+    def answer_cache(self, evaluation_id: str, ttl_seconds: int) -> DynamoAnswerCache:
+        return DynamoAnswerCache(self.table, evaluation_id, ttl_seconds)
 
     def get_chunk(self, evaluation_id: str, chunk: int) -> ChunkRecord | None:
         key = {"pk": {"S": f"job#{evaluation_id}"}, "sk": {"S": chunk_sort_key(chunk)}}

@@ -1,0 +1,51 @@
+"""Every store twice: in memory and on DynamoDB (moto server over HTTP), through the same test
+cases, so the two implementations cannot drift. `-k memory` runs without the local stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+BACKENDS = ["memory", "dynamo"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "dynamo":
+        request.getfixturevalue("local_stack")
+    return str(request.param)
+
+
+@pytest.fixture()
+def invocations(backend: str) -> Any:
+    from chalicelib.storage.invocations import DynamoInvocationStore, MemoryInvocationStore
+
+    if backend == "memory":
+        return MemoryInvocationStore()
+    from chalicelib.config.settings import get_settings
+
+    return DynamoInvocationStore(get_settings().invocations_table)
+
+
+@pytest.fixture()
+def feedback(backend: str) -> Any:
+    from chalicelib.storage.feedback import DynamoFeedbackStore, MemoryFeedbackStore
+
+    if backend == "memory":
+        return MemoryFeedbackStore()
+    from chalicelib.config.settings import get_settings
+
+    return DynamoFeedbackStore(get_settings().feedback_table)
+
+
+@pytest.fixture()
+def jobs(backend: str) -> Any:
+    from chalicelib.storage.jobs import DynamoJobStore
+    from chalicelib.storage.memory_jobs import MemoryJobStore
+
+    if backend == "memory":
+        return MemoryJobStore()
+    from chalicelib.config.settings import get_settings
+
+    return DynamoJobStore(get_settings().evaluations_table)
