@@ -42,7 +42,6 @@ from chalicelib.feedback.service import (
     summarize,
 )
 from chalicelib.feedback.widget import widget_script
-from chalicelib.jobs.settings import get_job_settings
 from chalicelib.observability import logger, metrics
 from chalicelib.openai_api.edge import bearer_token, openai_routes
 from chalicelib.openai_api.models import ChatCompletionRequest, CompletionRequest
@@ -56,8 +55,7 @@ from chalicelib.tracing import annotate, traced
 # routes: the invoke path's cold start does not pay for the evaluation engine.
 
 app = Chalice(app_name="tunegate")
-runtime = get_runtime()  # a bad registry or configuration stops the app here, at start
-get_job_settings()  # likewise the EVALUATION_* tuning
+runtime = get_runtime()  # a bad registry or configuration (EVALUATION_* too) stops the app here
 
 # Deployed stages (API_KEY_AUTHORIZER=true): API Gateway checks the key too and throttles per key
 # through the usage plan; the app's own check below stays, so every stage behaves the same.

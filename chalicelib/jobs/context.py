@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chalicelib.config.registry import Deployment, Registry
+from chalicelib.config.settings import JobSettings, get_settings
 from chalicelib.errors import NotFound
 from chalicelib.jobs.objects import JobObjects
 from chalicelib.jobs.queue import JobQueue
-from chalicelib.jobs.settings import JobSettings, get_job_settings
 from chalicelib.jobs.store import DynamoAnswerCache, JobStore
 
 
@@ -58,7 +58,7 @@ def get_job_context() -> JobContext:
             objects=JobObjects(settings.results_bucket),
             queue=JobQueue(settings.evaluation_queue),
             registry=runtime.registry,
-            settings=get_job_settings(),
+            settings=get_settings().jobs,
         )
     return _context
 
@@ -67,4 +67,4 @@ def reset_job_context() -> None:
     """Forget the cached context (tests that change EVALUATION_* settings between cases)."""
     global _context
     _context = None
-    get_job_settings.cache_clear()
+    get_settings.cache_clear()
