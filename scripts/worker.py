@@ -236,16 +236,15 @@ def main(argv: list[str] | None = None) -> int:
         return _supervise(args, stop)
     if args.parent_pid is not None:
         _stop_with_parent(args.parent_pid, stop)
-    from chalicelib.config.settings import get_settings
-    from chalicelib.config.stages import apply_stage_environment
+    from chalicelib.config.settings import install_settings
+    from chalicelib.config.stages import stage_process_environment
 
-    apply_stage_environment(args.stage)  # variables already set (tests, make run) win
+    environment = stage_process_environment(args.stage)  # variables already set win
     # As the CLI and the deployed worker: the runner is the retry layer and must see throttles.
-    os.environ.setdefault("MODEL_MAX_ATTEMPTS", "1")
-    get_settings.cache_clear()
+    settings = install_settings({"MODEL_MAX_ATTEMPTS": "1", **environment})
     worker = LocalWorker(
-        lambda_handler(),
-        get_settings().evaluation_queue,
+        lambda_handler(),  # the app, built with the settings installed above
+        settings.evaluation_queue,
         slots=args.slots,
         batch_size=args.batch_size,
         wait_seconds=args.wait_seconds,

@@ -3,8 +3,8 @@ environment mapping; a missing or bad variable fails at start with its name.
 
 Each process builds its settings once: the app and the deployed worker from the process
 environment (`get_settings`), the CLI and the local worker from their stage's variables under
-the process environment (`chalicelib.config.stages.stage_settings`), then installed with
-`use_settings`. The evaluation-job tuning (`EVALUATION_*`) is the nested `jobs` part.
+the process environment (`chalicelib.config.stages.stage_process_environment`), installed
+with `install_settings`. The evaluation-job tuning (`EVALUATION_*`) is the nested `jobs` part.
 """
 
 from __future__ import annotations
@@ -217,3 +217,11 @@ get_settings = _ProcessSettings()
 def use_settings(settings: Settings) -> None:
     """Make `settings` the process's settings (what `get_settings()` returns from now on)."""
     get_settings.use(settings)
+
+
+def install_settings(environ: Mapping[str, str]) -> Settings:
+    """Parse `environ` and make the result the process's settings (the CLI and the local worker,
+    from `chalicelib.config.stages.stage_process_environment`)."""
+    settings = settings_from_env(environ)
+    use_settings(settings)
+    return settings

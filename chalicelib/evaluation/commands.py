@@ -7,7 +7,6 @@ model, bad dataset, unreadable file, bad configuration), 130 when interrupted (r
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -21,6 +20,7 @@ from chalicelib.evaluation.pacing import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:  # the engine is imported when a command runs: other commands start faster
     from chalicelib.config.registry import Deployment
+    from chalicelib.config.settings import Settings
 
 DEFAULT_SAMPLES = 20  # as samples.DEFAULT_SAMPLES, not imported: the engine loads lazily
 MAX_CONCURRENCY = 50  # the model client's connection pool (chalicelib.aws)
@@ -40,28 +40,24 @@ def _bounded(low: int, high: int | None = None) -> Any:
     return parse
 
 
-def _deployments(names: Sequence[str]) -> list[Deployment]:
+def _deployments(settings: Settings, names: Sequence[str]) -> list[Deployment]:
     from chalicelib.config.registry import load_registry
-    from chalicelib.config.settings import get_settings
+    from chalicelib.errors import NotFound
 
-    registry = load_registry(get_settings().models_file)
-    known = {d.name: d for d in registry.deployments}
-    seen: set[str] = set()
-    chosen: list[Deployment] = []
-    for name in names:
-        if name in seen:
+    registry = load_registry(settings.models_file)
+    for i, name in enumerate(names):
+        if name in names[:i]:
             raise ConfigurationError(f"--model {name} is given twice")
-        if name not in known:
-            raise ConfigurationError(
-                f"unknown model {name!r}; the registry has: {', '.join(sorted(known))}"
-            )
-        seen.add(name)
-        chosen.append(known[name])
-    return chosen
+    try:
+        return registry.select(names)
+    except NotFound as exc:
+        unknown = exc.details[0]["reason"] if exc.details else exc.message
+        known = ", ".join(sorted(d.name for d in registry.deployments))
+        raise ConfigurationError(f"{unknown}; the registry has: {known}") from None
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from chalicelib.config.settings import get_settings
+    from chalicelib.config.settings import install_settings
     from chalicelib.evaluation.cache import SqliteCache
     from chalicelib.evaluation.datasets import DatasetError
     from chalicelib.evaluation.outputs import (
@@ -79,10 +75,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     # The runner is the retry layer: it must see every throttle to adapt its concurrency, so the
     # model client itself makes one attempt unless the environment says otherwise.
-    os.environ.setdefault("MODEL_MAX_ATTEMPTS", "1")
-    get_settings.cache_clear()
     try:
-        deployments = _deployments(args.model)
+        settings = install_settings({"MODEL_MAX_ATTEMPTS": "1", **args.environment})
+        deployments = _deployments(settings, args.model)
     except ConfigurationError as exc:
         return fail("evaluate", exc)
     dataset = open_dataset(args.dataset, check=reference_check(deployments))

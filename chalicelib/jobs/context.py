@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from chalicelib.config.registry import Deployment, Registry
 from chalicelib.config.settings import JobSettings, get_settings
-from chalicelib.errors import NotFound
 from chalicelib.jobs.objects import JobObjects
 from chalicelib.jobs.queue import JobQueue
 from chalicelib.jobs.store import DynamoAnswerCache, JobStore
@@ -24,14 +23,7 @@ class JobContext:
 
     def deployments(self, names: Sequence[str]) -> list[Deployment]:
         """The named deployments in order; NotFound names the first unknown one and its field."""
-        known = {d.name: d for d in self.registry.deployments}
-        for i, name in enumerate(names):
-            if name not in known:
-                raise NotFound(
-                    f"No deployment named {name!r}.",
-                    details=[{"field": f"models.{i}", "reason": f"unknown model {name!r}"}],
-                )
-        return [known[name] for name in names]
+        return self.registry.select(names)
 
     def dataset_prefixes(self) -> tuple[str, ...]:
         """Where a job's `dataset.s3_uri` may point (EVALUATION_DATASET_PREFIXES, by default
