@@ -11,7 +11,8 @@ gc.disable()
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import AuthRequest, Chalice, Request, Response, SQSEvent
 
@@ -50,6 +51,9 @@ from chalicelib.openai_api.service import chat_completion, completion
 from chalicelib.runtime import get_runtime
 from chalicelib.serving.invoke import invoke
 from chalicelib.tracing import annotate, traced
+
+if TYPE_CHECKING:
+    from chalicelib.jobs.context import JobContext
 
 # Evaluation jobs, the worker, the report and the OpenAPI document are imported inside their
 # routes: the invoke path's cold start does not pay for the evaluation engine.
@@ -210,6 +214,15 @@ def feedback_widget() -> Response:
     )
 
 
+def evaluation_jobs() -> tuple[ModuleType, JobContext]:
+    """The jobs service module and its context, imported on the first jobs request: the invoke
+    path's cold start does not pay for the evaluation engine."""
+    from chalicelib.jobs import service
+    from chalicelib.jobs.context import get_job_context
+
+    return service, get_job_context()
+
+
 def accepted(evaluation_id: str, status: str) -> Response:
     """202 + Location: the answer to create, retry and cancel."""
     from chalicelib.jobs.service import location
@@ -220,11 +233,9 @@ def accepted(evaluation_id: str, status: str) -> Response:
 
 @route("/v1/evaluations", scope="evaluate", methods=["POST"], content_types=["application/json"])
 def create_evaluation() -> Response:
-    from chalicelib.jobs import service as evaluations
-    from chalicelib.jobs.context import get_job_context
     from chalicelib.jobs.models import EvaluationRequest
 
-    jobs = get_job_context()
+    evaluations, jobs = evaluation_jobs()
     request = parse_body(current_request(app), EvaluationRequest, jobs.settings.max_body_bytes)
     job = evaluations.submit(jobs, request, owner=caller().owner)
     return accepted(job.evaluation_id, job.status)
@@ -232,20 +243,16 @@ def create_evaluation() -> Response:
 
 @route("/v1/evaluations/{evaluation_id}", scope="evaluate")
 def get_evaluation(evaluation_id: str) -> Response:
-    from chalicelib.jobs import service as evaluations
-    from chalicelib.jobs.context import get_job_context
 
-    jobs = get_job_context()
+    evaluations, jobs = evaluation_jobs()
     return json_response(evaluations.view(jobs, evaluations.get_job(jobs, evaluation_id, caller())))
 
 
 @route("/v1/evaluations/{evaluation_id}/items", scope="evaluate")
 def evaluation_items(evaluation_id: str) -> Response:
-    from chalicelib.jobs import service as evaluations
-    from chalicelib.jobs.context import get_job_context
     from chalicelib.jobs.models import ItemsQuery
 
-    jobs = get_job_context()
+    evaluations, jobs = evaluation_jobs()
     query = parse_query(current_request(app), ItemsQuery)
     job = evaluations.get_job(jobs, evaluation_id, caller())
     return json_response(evaluations.items_page(jobs, job, query))
@@ -254,10 +261,8 @@ def evaluation_items(evaluation_id: str) -> Response:
 @route("/v1/evaluations/{evaluation_id}/report", scope="evaluate")
 def evaluation_report(evaluation_id: str) -> Response:
     from chalicelib.evaluation.report import CSP
-    from chalicelib.jobs import service as evaluations
-    from chalicelib.jobs.context import get_job_context
 
-    jobs = get_job_context()
+    evaluations, jobs = evaluation_jobs()
     page = evaluations.report(jobs, evaluations.get_job(jobs, evaluation_id, caller()))
     return Response(
         body=page,
@@ -272,11 +277,9 @@ def evaluation_report(evaluation_id: str) -> Response:
 
 @route("/v1/evaluations/{evaluation_id}/results.json", scope="evaluate")
 def evaluation_results(evaluation_id: str) -> Response:
-    from chalicelib.jobs import service as evaluations
-    from chalicelib.jobs.context import get_job_context
     from chalicelib.jobs.models import ResultsQuery
 
-    jobs = get_job_context()
+    evaluations, jobs = evaluation_jobs()
     query = parse_query(current_request(app), ResultsQuery)
     job = evaluations.get_job(jobs, evaluation_id, caller())
     return json_response(evaluations.results_document(jobs, job, query.format == "lm-eval"))
@@ -284,20 +287,16 @@ def evaluation_results(evaluation_id: str) -> Response:
 
 @route("/v1/evaluations/{evaluation_id}/retry", scope="evaluate", methods=["POST"])
 def retry_evaluation(evaluation_id: str) -> Response:
-    from chalicelib.jobs import service as evaluations
-    from chalicelib.jobs.context import get_job_context
 
-    jobs = get_job_context()
+    evaluations, jobs = evaluation_jobs()
     job = evaluations.retry(jobs, evaluations.get_job(jobs, evaluation_id, caller()))
     return accepted(job.evaluation_id, job.status)
 
 
 @route("/v1/evaluations/{evaluation_id}/cancel", scope="evaluate", methods=["POST"])
 def cancel_evaluation(evaluation_id: str) -> Response:
-    from chalicelib.jobs import service as evaluations
-    from chalicelib.jobs.context import get_job_context
 
-    jobs = get_job_context()
+    evaluations, jobs = evaluation_jobs()
     job = evaluations.cancel(jobs, evaluations.get_job(jobs, evaluation_id, caller()))
     return accepted(job.evaluation_id, job.status)
 
