@@ -17,11 +17,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+if TYPE_CHECKING:
+    from chalicelib.config.settings import Settings
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -204,6 +207,18 @@ def lambda_handler() -> Handler:
     return handler
 
 
+def install_stage_settings(stage: str) -> Settings:
+    """The worker process's settings: the stage's variables under the process environment,
+    passed down (installed), not exported. As the CLI and the deployed worker, the model client
+    makes one attempt unless the environment says otherwise: the runner is the retry layer and
+    must see throttles."""
+    from chalicelib.config.settings import install_settings
+    from chalicelib.config.stages import stage_process_environment
+
+    environment = stage_process_environment(stage)  # variables already set win
+    return install_settings({"MODEL_MAX_ATTEMPTS": "1", **environment})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", default="local")
@@ -236,12 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         return _supervise(args, stop)
     if args.parent_pid is not None:
         _stop_with_parent(args.parent_pid, stop)
-    from chalicelib.config.settings import install_settings
-    from chalicelib.config.stages import stage_process_environment
-
-    environment = stage_process_environment(args.stage)  # variables already set win
-    # As the CLI and the deployed worker: the runner is the retry layer and must see throttles.
-    settings = install_settings({"MODEL_MAX_ATTEMPTS": "1", **environment})
+    settings = install_stage_settings(args.stage)
     worker = LocalWorker(
         lambda_handler(),  # the app, built with the settings installed above
         settings.evaluation_queue,

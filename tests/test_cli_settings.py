@@ -50,3 +50,18 @@ def test_evaluate_makes_one_model_attempt_without_touching_the_environment(
     monkeypatch.setenv("MODEL_MAX_ATTEMPTS", "2")
     assert main(args) == 2
     assert get_settings().model_max_attempts == 2
+
+
+def test_the_local_worker_passes_its_stage_settings_down(
+    clean_process: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scripts.worker import install_stage_settings
+
+    for name in ("MODEL_MAX_ATTEMPTS", "EVALUATION_QUEUE_VISIBILITY_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = install_stage_settings("local")
+    assert get_settings() is settings
+    assert settings.model_max_attempts == 1
+    assert settings.jobs.queue_visibility_seconds == 30  # the local stage's value
+    assert "MODEL_MAX_ATTEMPTS" not in os.environ
+    assert "EVALUATION_QUEUE_VISIBILITY_SECONDS" not in os.environ
