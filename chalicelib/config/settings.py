@@ -192,7 +192,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 class _ProcessSettings:
-    """The process's settings: those installed with `use_settings` (CLI, local worker), else
+    """The process's settings: those installed with `install_settings` (CLI, local worker), else
     parsed once from the process environment (the app and the deployed worker)."""
 
     def __init__(self) -> None:
@@ -214,14 +214,9 @@ class _ProcessSettings:
 get_settings = _ProcessSettings()
 
 
-def use_settings(settings: Settings) -> None:
-    """Make `settings` the process's settings (what `get_settings()` returns from now on)."""
-    get_settings.use(settings)
-
-
 def install_settings(environ: Mapping[str, str]) -> Settings:
     """Parse `environ` and make the result the process's settings (the CLI and the local worker,
     from `chalicelib.config.stages.stage_process_environment`)."""
     settings = settings_from_env(environ)
-    use_settings(settings)
+    get_settings.use(settings)
     return settings
