@@ -11,7 +11,8 @@ gc.disable()
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import AuthRequest, Chalice, Request, Response, SQSEvent
 
@@ -42,7 +43,6 @@ from chalicelib.feedback.service import (
     summarize,
 )
 from chalicelib.feedback.widget import widget_script
-from chalicelib.jobs.settings import get_job_settings
 from chalicelib.observability import logger, metrics
 from chalicelib.openai_api.edge import bearer_token, openai_routes
 from chalicelib.openai_api.models import ChatCompletionRequest, CompletionRequest
@@ -52,12 +52,14 @@ from chalicelib.runtime import get_runtime
 from chalicelib.serving.invoke import invoke
 from chalicelib.tracing import annotate, traced
 
+if TYPE_CHECKING:
+    from chalicelib.jobs.context import JobContext
+
 # Evaluation jobs, the worker, the report and the OpenAPI document are imported inside their
 # routes: the invoke path's cold start does not pay for the evaluation engine.
 
 app = Chalice(app_name="tunegate")
-runtime = get_runtime()  # a bad registry or configuration stops the app here, at start
-get_job_settings()  # likewise the EVALUATION_* tuning
+runtime = get_runtime()  # a bad registry or configuration (EVALUATION_* too) stops the app here
 
 # Deployed stages (API_KEY_AUTHORIZER=true): API Gateway checks the key too and throttles per key
 # through the usage plan; the app's own check below stays, so every stage behaves the same.
@@ -212,6 +214,15 @@ def feedback_widget() -> Response:
     )
 
 
+def evaluation_jobs() -> tuple[ModuleType, JobContext]:
+    """The jobs service module and its context, imported on the first jobs request: the invoke
+    path's cold start does not pay for the evaluation engine."""
+    from chalicelib.jobs import service
+    from chalicelib.jobs.context import get_job_context
+
+    return service, get_job_context()
+
+
 def accepted(evaluation_id: str, status: str) -> Response:
     """202 + Location: the answer to create, retry and cancel."""
     from chalicelib.jobs.service import location
@@ -222,11 +233,9 @@ def accepted(evaluation_id: str, status: str) -> Response:
 
 @route("/v1/evaluations", scope="evaluate", methods=["POST"], content_types=["application/json"])
 def create_evaluation() -> Response:
-    from chalicelib.jobs import service as evaluations
-    from chalicelib.jobs.context import get_job_context
     from chalicelib.jobs.models import EvaluationRequest
 
-    jobs = get_job_context()
+    evaluations, jobs = evaluation_jobs()
     request = parse_body(current_request(app), EvaluationRequest, jobs.settings.max_body_bytes)
     job = evaluations.submit(jobs, request, owner=caller().owner)
     return accepted(job.evaluation_id, job.status)
@@ -234,20 +243,16 @@ def create_evaluation() -> Response:
 
 @route("/v1/evaluations/{evaluation_id}", scope="evaluate")
 def get_evaluation(evaluation_id: str) -> Response:
-    from chalicelib.jobs import service as evaluations
-    from chalicelib.jobs.context import get_job_context
 
-    jobs = get_job_context()
+    evaluations, jobs = evaluation_jobs()
     return json_response(evaluations.view(jobs, evaluations.get_job(jobs, evaluation_id, caller())))
 
 
 @route("/v1/evaluations/{evaluation_id}/items", scope="evaluate")
 def evaluation_items(evaluation_id: str) -> Response:
-    from chalicelib.jobs import service as evaluations
-    from chalicelib.jobs.context import get_job_context
     from chalicelib.jobs.models import ItemsQuery
 
-    jobs = get_job_context()
+    evaluations, jobs = evaluation_jobs()
     query = parse_query(current_request(app), ItemsQuery)
     job = evaluations.get_job(jobs, evaluation_id, caller())
     return json_response(evaluations.items_page(jobs, job, query))
@@ -256,10 +261,8 @@ def evaluation_items(evaluation_id: str) -> Response:
 @route("/v1/evaluations/{evaluation_id}/report", scope="evaluate")
 def evaluation_report(evaluation_id: str) -> Response:
     from chalicelib.evaluation.report import CSP
-    from chalicelib.jobs import service as evaluations
-    from chalicelib.jobs.context import get_job_context
 
-    jobs = get_job_context()
+    evaluations, jobs = evaluation_jobs()
     page = evaluations.report(jobs, evaluations.get_job(jobs, evaluation_id, caller()))
     return Response(
         body=page,
@@ -274,11 +277,9 @@ def evaluation_report(evaluation_id: str) -> Response:
 
 @route("/v1/evaluations/{evaluation_id}/results.json", scope="evaluate")
 def evaluation_results(evaluation_id: str) -> Response:
-    from chalicelib.jobs import service as evaluations
-    from chalicelib.jobs.context import get_job_context
     from chalicelib.jobs.models import ResultsQuery
 
-    jobs = get_job_context()
+    evaluations, jobs = evaluation_jobs()
     query = parse_query(current_request(app), ResultsQuery)
     job = evaluations.get_job(jobs, evaluation_id, caller())
     return json_response(evaluations.results_document(jobs, job, query.format == "lm-eval"))
@@ -286,20 +287,16 @@ def evaluation_results(evaluation_id: str) -> Response:
 
 @route("/v1/evaluations/{evaluation_id}/retry", scope="evaluate", methods=["POST"])
 def retry_evaluation(evaluation_id: str) -> Response:
-    from chalicelib.jobs import service as evaluations
-    from chalicelib.jobs.context import get_job_context
 
-    jobs = get_job_context()
+    evaluations, jobs = evaluation_jobs()
     job = evaluations.retry(jobs, evaluations.get_job(jobs, evaluation_id, caller()))
     return accepted(job.evaluation_id, job.status)
 
 
 @route("/v1/evaluations/{evaluation_id}/cancel", scope="evaluate", methods=["POST"])
 def cancel_evaluation(evaluation_id: str) -> Response:
-    from chalicelib.jobs import service as evaluations
-    from chalicelib.jobs.context import get_job_context
 
-    jobs = get_job_context()
+    evaluations, jobs = evaluation_jobs()
     job = evaluations.cancel(jobs, evaluations.get_job(jobs, evaluation_id, caller()))
     return accepted(job.evaluation_id, job.status)
 

@@ -98,9 +98,9 @@ def main() -> None:
         boto3.client("s3").put_object(
             Bucket="bench-results", Key="datasets/bench.jsonl", Body=lines
         )
-        from chalicelib.jobs.settings import get_job_settings
+        from chalicelib.config.settings import get_settings
 
-        cap = get_job_settings().max_concurrent_calls
+        cap = get_settings().jobs.max_concurrent_calls
         devnull = open(os.devnull, "w")  # noqa: SIM115 (the app's logs)
         stdout, sys.stdout = sys.stdout, devnull
         from chalice.test import Client
@@ -161,7 +161,7 @@ def main() -> None:
     running = (finished - started_at).total_seconds()
     print(f"{'  planning (validate, split)':24} {planning:.1f} s")
     print(f"{'  chunks + finalising':24} {running:.1f} s ({ideal / running:.0%} of ideal)")
-    busy_lambdas = min(args.processes, get_job_settings().chunks_in_flight)
+    busy_lambdas = min(args.processes, get_settings().jobs.chunks_in_flight)
     gb_seconds = WORKER_MEMORY_GB * busy_lambdas * wall / n * 1000
     print(f"{'implied Lambda cost':24} {gb_seconds:.1f} GB-s per 1,000 items "
           f"({busy_lambdas} x {WORKER_MEMORY_GB:g} GB busy for the wall time)")  # fmt: skip

@@ -1,7 +1,9 @@
 """Command-line interface: `python -m chalicelib.cli COMMAND` (see CONTRACT section 1).
 
 Reads the same configuration as the app: the stage's environment variables from
-`.chalice/config.json`, with variables already set in the process taking precedence.
+`.chalice/config.json`, with variables already set in the process taking precedence. The
+commands that need settings parse them from that mapping (`args.environment`); nothing is
+exported into the process but the variables boto3 and Powertools read themselves.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from chalicelib.cli_output import quiet_on_broken_pipe
-from chalicelib.config.stages import apply_stage_environment
+from chalicelib.config.stages import stage_process_environment
 from chalicelib.dataprep.commands import register as register_dataprep
 from chalicelib.evaluation.commands import register as register_evaluation
 
@@ -96,9 +98,9 @@ def _scopes_argument(text: str) -> frozenset[str]:
 def _create_api_key(args: argparse.Namespace) -> int:
     from chalicelib.auth.commands import create_api_key
     from chalicelib.auth.scopes import SCOPES, join_scopes
-    from chalicelib.config.settings import get_settings
+    from chalicelib.config.settings import install_settings
 
-    parameter = get_settings().api_key_hashes_parameter
+    parameter = install_settings(args.environment).api_key_hashes_parameter
     scopes = args.scopes or frozenset(SCOPES)
     key, entry, stored = create_api_key(parameter, args.usage_plan_id, args.stage, scopes)
     digest = entry.partition(":")[0]
@@ -119,14 +121,14 @@ def _revoke_api_key(args: argparse.Namespace) -> int:
 
     from chalicelib.auth.commands import revoke_api_key
     from chalicelib.auth.keys import hash_api_key
-    from chalicelib.config.settings import get_settings
+    from chalicelib.config.settings import install_settings
 
     # The stored entry (`HASH:scope+scope`) is accepted too: only its hash names the key.
     digest = hash_api_key(args.key) if args.key else args.key_hash.strip().lower().partition(":")[0]
     if not re.fullmatch(r"[0-9a-f]{64}", digest):
         print("--key-hash must be a hex SHA-256 digest", file=sys.stderr)
         return 2
-    parameter = get_settings().api_key_hashes_parameter
+    parameter = install_settings(args.environment).api_key_hashes_parameter
     removed, deleted = revoke_api_key(parameter, digest, gateway=not args.keep_gateway_key)
     where = parameter or "(no API_KEY_HASHES_PARAMETER: edit API_KEY_HASHES yourself)"
     print(f"{where}: {'hash removed' if removed else 'hash was not there'}")
@@ -141,11 +143,11 @@ def _policy(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from chalicelib.config.registry import load_registry
-    from chalicelib.config.settings import get_settings
+    from chalicelib.config.settings import install_settings
     from chalicelib.config.stages import PROJECT_DIR
     from chalicelib.deploy.iam import function_policies, policy_file
 
-    settings = get_settings()
+    settings = install_settings(args.environment)
     registry = load_registry(settings.models_file)
     folder = Path(args.out) if args.out else PROJECT_DIR / ".chalice"
     policies = function_policies(
@@ -161,9 +163,10 @@ def _policy(args: argparse.Namespace) -> int:
 
 
 def _bootstrap(args: argparse.Namespace) -> int:
+    from chalicelib.config.settings import install_settings
     from chalicelib.deploy.bootstrap import bootstrap_resources
 
-    for line in bootstrap_resources():
+    for line in bootstrap_resources(install_settings(args.environment)):
         print(line)
     return 0
 
@@ -171,7 +174,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    apply_stage_environment(args.stage)
+    args.environment = stage_process_environment(args.stage)
     return quiet_on_broken_pipe(lambda: int(args.handler(args)))
 
 

@@ -1,9 +1,10 @@
 """X-Ray tracing through Powertools' Tracer, paid for only where it can work: inside Lambda.
 
-Building a Tracer imports `aws_xray_sdk` (about 150 ms), even when tracing is disabled. So the
-Tracer is created on the first traced event, and only when the process runs in Lambda (not
-under `chalice local` or SAM) and `POWERTOOLS_TRACE_DISABLED` is not set: local runs, tests and
-the cold start of an untraced stage never import the SDK. A stage turns tracing on with
+Building a Tracer imports `aws_xray_sdk` even when tracing is disabled (its cold-start cost: the
+"X-Ray on" rows of docs/BENCHMARKS.md). So the Tracer is created on the first traced event, and
+only when the process runs in Lambda (not under `chalice local` or SAM) and
+`POWERTOOLS_TRACE_DISABLED` is not set: local runs, tests and the cold start of an untraced
+stage never import the SDK. A stage turns tracing on with
 `"xray": true` in `.chalice/config.json` (Lambda `Tracing: Active`, API Gateway tracing).
 """
 

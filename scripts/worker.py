@@ -17,11 +17,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+if TYPE_CHECKING:
+    from chalicelib.config.settings import Settings
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -204,6 +207,17 @@ def lambda_handler() -> Handler:
     return handler
 
 
+def install_stage_settings(stage: str) -> Settings:
+    """The worker process's settings: the stage's variables under the process environment,
+    passed down (installed), not exported. The runner is the retry layer whatever
+    MODEL_MAX_ATTEMPTS says (chalicelib/providers/retries.py)."""
+    from chalicelib.config.settings import install_settings
+    from chalicelib.config.stages import stage_process_environment
+
+    environment = stage_process_environment(stage)  # variables already set win
+    return install_settings(environment)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", default="local")
@@ -236,13 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         return _supervise(args, stop)
     if args.parent_pid is not None:
         _stop_with_parent(args.parent_pid, stop)
-    from chalicelib.config.settings import get_settings
-    from chalicelib.config.stages import apply_stage_environment
-
-    apply_stage_environment(args.stage)  # variables already set (tests, make run) win
+    settings = install_stage_settings(args.stage)
     worker = LocalWorker(
-        lambda_handler(),
-        get_settings().evaluation_queue,
+        lambda_handler(),  # the app, built with the settings installed above
+        settings.evaluation_queue,
         slots=args.slots,
         batch_size=args.batch_size,
         wait_seconds=args.wait_seconds,

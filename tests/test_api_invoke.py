@@ -149,13 +149,21 @@ def test_invocation_is_recorded(client: Any, stack: Any) -> None:
 
 
 def test_feedback_token_is_bound_to_the_invocation(client: Any) -> None:
+    """An answer's token verifies for its own invocation and model, and for no other."""
+    from chalicelib.errors import InvalidFeedbackToken
     from chalicelib.serving.feedback_tokens import verify_feedback_token
 
-    body = json.loads(invoke(client, "echo-converse", {"input": "x"}).body)
+    first = json.loads(invoke(client, "echo-converse", {"input": "x"}).body)
+    second = json.loads(invoke(client, "echo-converse", {"input": "y"}).body)
     secret = b"test-feedback-secret"
-    verify_feedback_token(
-        secret, body["feedback_token"], body["invocation_id"], "echo-converse", now=0
-    )
+    token, invocation = first["feedback_token"], first["invocation_id"]
+    verify_feedback_token(secret, token, invocation, "echo-converse", now=0)
+    with pytest.raises(InvalidFeedbackToken):  # another invocation
+        verify_feedback_token(secret, token, second["invocation_id"], "echo-converse", now=0)
+    with pytest.raises(InvalidFeedbackToken):  # another model
+        verify_feedback_token(secret, token, invocation, "sentiment-converse", now=0)
+    with pytest.raises(InvalidFeedbackToken):  # another secret
+        verify_feedback_token(b"other", token, invocation, "echo-converse", now=0)
 
 
 def test_number_output(client: Any, emulator: Any) -> None:

@@ -517,8 +517,8 @@ def test_gateway_refusals_use_the_contracts_codes_and_retry_after(
 def test_job_objects_expire_after_the_configured_retention(merge_template: dict[str, Any]) -> None:
     """One retention for every job object, deployed (template parameter) and local (bootstrap's
     rule from EVALUATION_RETENTION_DAYS): same prefix, same default."""
+    from chalicelib.config.settings import JobSettings
     from chalicelib.jobs.objects import JOBS_PREFIX, retention_rule
-    from chalicelib.jobs.settings import JobSettings
 
     parameter = merge_template["Parameters"]["EvaluationRetentionDays"]
     assert parameter["Default"] == JobSettings().retention_days

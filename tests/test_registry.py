@@ -38,6 +38,20 @@ def test_lookup(tmp_path: Path) -> None:
         registry.get("other")
 
 
+def test_one_lookup_by_name_for_routes_jobs_and_cli(tmp_path: Path) -> None:
+    """`select` keeps the order asked for; an unknown name is a NotFound naming its place (the
+    jobs API's 404 `details`, the CLI's message); `get` is the same lookup of one name."""
+    registry = load_registry(write(tmp_path, [GOOD, {**GOOD, "name": "n"}]))
+    assert [d.name for d in registry.select(["n", "m"])] == ["n", "m"]
+    with pytest.raises(NotFound) as caught:
+        registry.select(["m", "x"])
+    assert caught.value.message == "No deployment named 'x'."
+    assert caught.value.details == [{"field": "models.1", "reason": "unknown model 'x'"}]
+    with pytest.raises(NotFound) as caught:
+        registry.get("x")
+    assert (caught.value.message, caught.value.details) == ("No deployment named 'x'.", None)
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

@@ -83,3 +83,17 @@ def test_every_stage_is_configured(stage: str) -> None:
 def test_unknown_stage() -> None:
     with pytest.raises(ConfigurationError, match="stage 'nope'"):
         stage_environment("nope")
+
+
+def test_the_invoke_path_does_not_import_the_evaluation_engine() -> None:
+    """The jobs routes import the jobs service on their first request (app.evaluation_jobs):
+    importing the app, as a cold start does, loads neither it nor the evaluation engine."""
+    code = (
+        "import sys, app; heavy = sorted(m for m in sys.modules if m.startswith("
+        "('chalicelib.jobs', 'chalicelib.evaluation'))); assert not heavy, heavy"
+    )
+    env = {**stage_environment("local"), **os.environ}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -215,7 +214,3 @@ def envelope_for_chalice_error(response: Response) -> Response:
     return json_response(
         {"error": {"code": code, "message": message}}, response.status_code, headers
     )
-
-
-def dumps(body: Any) -> str:
-    return json.dumps(body, separators=(",", ":"))

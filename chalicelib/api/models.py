@@ -10,18 +10,21 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from chalicelib.config.registry import MAX_TOKENS_CEILING, OutputSpec, StopSequences
 
 
-class _Body(BaseModel):
+class RequestBody(BaseModel):
+    """Base of every request body (invoke, feedback, evaluation jobs): unknown fields and wrong
+    types are a 400, never coerced."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class Parameters(_Body):
+class Parameters(RequestBody):
     max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS_CEILING)
     temperature: float | None = Field(default=None, ge=0.0, le=1.0)
     top_p: float | None = Field(default=None, ge=0.0, le=1.0)
     stop: StopSequences | None = None
 
 
-class ChatMessage(_Body):
+class ChatMessage(RequestBody):
     role: Literal["user", "assistant"]
     content: str = Field(min_length=1)
 
@@ -30,7 +33,7 @@ MetadataKey = Annotated[str, Field(min_length=1, max_length=128)]
 MetadataValue = Annotated[str, Field(max_length=1024)]
 
 
-class InvokeRequest(_Body):
+class InvokeRequest(RequestBody):
     input: str | None = Field(default=None, min_length=1)
     messages: list[ChatMessage] | None = Field(default=None, min_length=1, max_length=100)
     system: str | None = Field(default=None, max_length=20000)

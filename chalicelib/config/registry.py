@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -145,10 +146,22 @@ class Registry(_Strict):
         return self
 
     def get(self, name: str) -> Deployment:
-        for deployment in self.deployments:
-            if deployment.name == name:
-                return deployment
-        raise NotFound(f"No deployment named {name!r}.")
+        return self.select([name], field=None)[0]
+
+    def select(self, names: Sequence[str], field: str | None = "models") -> list[Deployment]:
+        """The named deployments in order: the one lookup of deployments by name (routes, jobs,
+        CLI). NotFound names the first unknown one and, given `field`, its place
+        (`{field}.{index}`) in `details`."""
+        known = {deployment.name: deployment for deployment in self.deployments}
+        for i, name in enumerate(names):
+            if name not in known:
+                where = (
+                    None
+                    if field is None
+                    else [{"field": f"{field}.{i}", "reason": f"unknown model {name!r}"}]
+                )
+                raise NotFound(f"No deployment named {name!r}.", details=where)
+        return [known[name] for name in names]
 
 
 def load_registry(path: str | Path) -> Registry:

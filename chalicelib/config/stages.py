@@ -1,4 +1,5 @@
-"""A stage's environment variables from `.chalice/config.json`, for the CLI and `make run`.
+"""A stage's environment variables from `.chalice/config.json`, for the CLI, the local worker
+and `make run`.
 
 Standard library only: the CLI imports this before anything heavy, so `prepare` and `validate`
 start fast."""
@@ -24,7 +25,20 @@ def stage_environment(stage: str, project_dir: Path = PROJECT_DIR) -> dict[str, 
     return {key: str(value) for key, value in env.items()}
 
 
-def apply_stage_environment(stage: str) -> None:
-    """Export the stage's variables into this process; variables already set win."""
-    for key, value in stage_environment(stage).items():
-        os.environ.setdefault(key, value)
+#: Variables that libraries read from the process environment themselves: boto3 (region,
+#: credentials, endpoints), Powertools, pydantic.
+LIBRARY_PREFIXES = ("AWS_", "POWERTOOLS_", "PYDANTIC_")
+
+
+def stage_process_environment(stage: str) -> dict[str, str]:
+    """The stage's variables under the process environment (which wins): what the CLI and the
+    local worker build their settings from (`chalicelib.config.settings.install_settings`).
+
+    Only the libraries' variables (LIBRARY_PREFIXES) are exported into the process, unless
+    already set; Tunegate's own settings reach the code as a `Settings` object, not through
+    the environment."""
+    merged = {**stage_environment(stage), **os.environ}
+    for key, value in merged.items():
+        if key.startswith(LIBRARY_PREFIXES):
+            os.environ.setdefault(key, value)
+    return merged

@@ -13,9 +13,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
-from chalicelib.config.settings import get_settings
+from chalicelib.config.settings import Settings, get_settings
 from chalicelib.jobs.objects import retention_rule
-from chalicelib.jobs.settings import job_settings_from_env
 from chalicelib.storage.feedback import MODEL_INDEX
 
 
@@ -123,8 +122,9 @@ def _create_bucket(name: str) -> None:
     )
 
 
-def bootstrap_resources() -> Iterator[str]:
-    settings = get_settings()
+def bootstrap_resources(settings: Settings | None = None) -> Iterator[str]:
+    """Each resource's line (`created` or `exists`); `settings` default to the process's."""
+    settings = settings or get_settings()
     yield ensure_table(settings.invocations_table, ["invocation_id"], ttl_attribute="expires_at")
     yield ensure_table(
         settings.feedback_table,
@@ -132,6 +132,6 @@ def bootstrap_resources() -> Iterator[str]:
         indexes={MODEL_INDEX: ["model", "updated_at"]},
     )
     yield ensure_table(settings.evaluations_table, ["pk", "sk"], ttl_attribute="expires_at")
-    jobs = job_settings_from_env()  # read now: `bootstrap` may run with a changed environment
+    jobs = settings.jobs
     yield ensure_queue(settings.evaluation_queue, visibility_timeout=jobs.queue_visibility_seconds)
     yield ensure_bucket(settings.results_bucket, [retention_rule(jobs.retention_days)])

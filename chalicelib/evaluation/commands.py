@@ -20,6 +20,7 @@ from chalicelib.evaluation.pacing import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:  # the engine is imported when a command runs: other commands start faster
     from chalicelib.config.registry import Deployment
+    from chalicelib.config.settings import Settings
 
 DEFAULT_SAMPLES = 20  # as samples.DEFAULT_SAMPLES, not imported: the engine loads lazily
 MAX_CONCURRENCY = 50  # the model client's connection pool (chalicelib.aws)
@@ -39,27 +40,24 @@ def _bounded(low: int, high: int | None = None) -> Any:
     return parse
 
 
-def _deployments(names: Sequence[str]) -> list[Deployment]:
+def _deployments(settings: Settings, names: Sequence[str]) -> list[Deployment]:
     from chalicelib.config.registry import load_registry
-    from chalicelib.config.settings import get_settings
+    from chalicelib.errors import NotFound
 
-    registry = load_registry(get_settings().models_file)
-    known = {d.name: d for d in registry.deployments}
-    seen: set[str] = set()
-    chosen: list[Deployment] = []
-    for name in names:
-        if name in seen:
+    registry = load_registry(settings.models_file)
+    for i, name in enumerate(names):
+        if name in names[:i]:
             raise ConfigurationError(f"--model {name} is given twice")
-        if name not in known:
-            raise ConfigurationError(
-                f"unknown model {name!r}; the registry has: {', '.join(sorted(known))}"
-            )
-        seen.add(name)
-        chosen.append(known[name])
-    return chosen
+    try:
+        return registry.select(names)
+    except NotFound as exc:
+        unknown = exc.details[0]["reason"] if exc.details else exc.message
+        known = ", ".join(sorted(d.name for d in registry.deployments))
+        raise ConfigurationError(f"{unknown}; the registry has: {known}") from None
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from chalicelib.config.settings import install_settings
     from chalicelib.evaluation.cache import SqliteCache
     from chalicelib.evaluation.datasets import DatasetError
     from chalicelib.evaluation.outputs import (
@@ -76,7 +74,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from chalicelib.progress import Progress
 
     try:
-        deployments = _deployments(args.model)
+        settings = install_settings(args.environment)
+        deployments = _deployments(settings, args.model)
     except ConfigurationError as exc:
         return fail("evaluate", exc)
     dataset = open_dataset(args.dataset, check=reference_check(deployments))

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chalicelib.api.models import _Body
+from chalicelib.api.models import RequestBody
 from chalicelib.dataprep.formats import openai_record
 from chalicelib.errors import InvalidRequest
 from chalicelib.formats.base import Message, Prompt, transcript
@@ -28,7 +28,7 @@ PUBLIC = "public"
 PublicCorrections = Literal["exclude", "include", "only"]
 
 
-class FeedbackRequest(_Body):
+class FeedbackRequest(RequestBody):
     invocation_id: str = Field(min_length=1, max_length=128)
     feedback_token: str = Field(min_length=1, max_length=1024)
     rating: int | None = Field(default=None, ge=1, le=5)

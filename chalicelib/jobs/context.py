@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chalicelib.config.registry import Deployment, Registry
-from chalicelib.errors import NotFound
+from chalicelib.config.settings import JobSettings, get_settings
 from chalicelib.jobs.objects import JobObjects
 from chalicelib.jobs.queue import JobQueue
-from chalicelib.jobs.settings import JobSettings, get_job_settings
 from chalicelib.storage.jobs import ChunkAnswerCache, DynamoJobStore, JobStore
 
 
@@ -24,14 +23,7 @@ class JobContext:
 
     def deployments(self, names: Sequence[str]) -> list[Deployment]:
         """The named deployments in order; NotFound names the first unknown one and its field."""
-        known = {d.name: d for d in self.registry.deployments}
-        for i, name in enumerate(names):
-            if name not in known:
-                raise NotFound(
-                    f"No deployment named {name!r}.",
-                    details=[{"field": f"models.{i}", "reason": f"unknown model {name!r}"}],
-                )
-        return [known[name] for name in names]
+        return self.registry.select(names)
 
     def dataset_prefixes(self) -> tuple[str, ...]:
         """Where a job's `dataset.s3_uri` may point (EVALUATION_DATASET_PREFIXES, by default
@@ -57,7 +49,7 @@ def get_job_context() -> JobContext:
             objects=JobObjects(settings.results_bucket),
             queue=JobQueue(settings.evaluation_queue),
             registry=runtime.registry,
-            settings=get_job_settings(),
+            settings=get_settings().jobs,
         )
     return _context
 
@@ -66,4 +58,4 @@ def reset_job_context() -> None:
     """Forget the cached context (tests that change EVALUATION_* settings between cases)."""
     global _context
     _context = None
-    get_job_settings.cache_clear()
+    get_settings.cache_clear()

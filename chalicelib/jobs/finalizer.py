@@ -13,6 +13,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+from chalicelib.config.settings import WORKER_TIMEOUT_SECONDS
 from chalicelib.evaluation.outputs import (
     ITEMS,
     LM_EVAL,
@@ -26,7 +27,6 @@ from chalicelib.evaluation.outputs import (
 from chalicelib.evaluation.totals import EvaluationTotals
 from chalicelib.jobs.context import JobContext
 from chalicelib.jobs.models import JobRecord, Status
-from chalicelib.jobs.settings import WORKER_TIMEOUT_SECONDS
 from chalicelib.observability import MetricUnit, logger, metrics
 
 # One process may finalise from several threads (the local worker); EMF sets are process-wide.

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from chalicelib.api.models import RequestBody
 from chalicelib.errors import TunegateError
 
 Status = Literal["queued", "running", "succeeded", "completed_with_errors", "failed", "cancelled"]
@@ -39,11 +40,7 @@ class InvalidState(TunegateError):
     status, code = 409, "invalid_state"
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class DatasetSpec(_Body):
+class DatasetSpec(RequestBody):
     s3_uri: str | None = Field(default=None, pattern=r"^s3://[^/]+/.+", max_length=2048)
     records: list[Any] | None = Field(default=None, max_length=MAX_INLINE_RECORDS)
 
@@ -54,7 +51,7 @@ class DatasetSpec(_Body):
         return self
 
 
-class EvaluationRequest(_Body):
+class EvaluationRequest(RequestBody):
     models: list[str] = Field(min_length=1, max_length=MAX_MODELS)
     dataset: DatasetSpec
     limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT)

@@ -23,6 +23,11 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.config.registry import Deployment
+from chalicelib.config.settings import (
+    MAX_RECEIVES,
+    RETRY_DELAY_SECONDS,
+    WORKER_TIMEOUT_SECONDS,
+)
 from chalicelib.errors import TunegateError
 from chalicelib.evaluation.answers import Answer, ItemResult
 from chalicelib.evaluation.cache import cache_key, cacheable
@@ -34,11 +39,6 @@ from chalicelib.jobs.context import JobContext, get_job_context
 from chalicelib.jobs.finalizer import finalize
 from chalicelib.jobs.models import ChunkRecord, JobMessage, JobRecord
 from chalicelib.jobs.planner import handle_plan, now_iso
-from chalicelib.jobs.settings import (
-    MAX_RECEIVES,
-    RETRY_DELAY_SECONDS,
-    WORKER_TIMEOUT_SECONDS,
-)
 from chalicelib.jobs.window import successor
 from chalicelib.observability import logger
 from chalicelib.serving.prompting import resolve_params
