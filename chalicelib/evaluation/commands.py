@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.cli_output import aligned_table, fail
 from chalicelib.errors import ConfigurationError
+from chalicelib.evaluation.metric_table import METRICS, Metric
 from chalicelib.evaluation.pacing import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:  # the engine is imported when a command runs: other commands start faster
@@ -176,37 +177,35 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _cli_value(metric: Metric, m: Mapping[str, Any]) -> str:
+    """ "0.812 ± 0.025", "0.640 [0.580, 0.700]", "0.750", "2.5%" or "-"."""
+    value = m.get(metric.key)
+    if metric.cli == "percent":
+        return "-" if value is None else f"{value * 100:.1f}%"
+    text = _num(value)
+    if metric.cli == "spread" and metric.spread == "stderr":
+        if m.get(f"{metric.key}_stderr") is not None:
+            text += f" ± {m[f'{metric.key}_stderr']:.3f}"
+    elif metric.cli == "spread" and metric.spread == "ci95":
+        ci = m.get(f"{metric.key}_ci95")
+        if ci:
+            text += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+    return text
+
+
 def metrics_table(results: Mapping[str, Mapping[str, Any]]) -> str:
-    """Accuracy ± stderr, macro F1 [95% CI], MAE, invalid rate, n/errors, latency p50/p99."""
-    columns = [
-        "model",
-        "accuracy",
-        "macro F1 [95% CI]",
-        "MAE",
-        "invalid",
-        "n",
-        "errors",
-        "p50 ms",
-        "p99 ms",
-    ]
+    """The metric table's CLI columns (accuracy ± stderr, macro F1 [95% CI], MAE, invalid
+    rate), then n/errors and latency p50/p99."""
+    shown = [metric for metric in METRICS if metric.cli]
+    columns = ["model", *(metric.column for metric in shown)]
+    columns += ["n", "errors", "p50 ms", "p99 ms"]
     rows = []
     for model, m in results.items():
-        ci = m.get("f1_macro_ci95")
-        accuracy = _num(m.get("accuracy"))
-        if m.get("accuracy_stderr") is not None:
-            accuracy += f" ± {m['accuracy_stderr']:.3f}"
-        f1 = _num(m.get("f1_macro"))
-        if ci:
-            f1 += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
-        invalid = m.get("invalid_rate")
         latency = m.get("latency_ms") or {}
         rows.append(
             [
                 model,
-                accuracy,
-                f1,
-                _num(m.get("mae")),
-                "-" if invalid is None else f"{invalid * 100:.1f}%",
+                *(_cli_value(metric, m) for metric in shown),
                 str(m.get("n", 0)),
                 str(m.get("n_error", 0)),
                 _num(latency.get("p50"), 1),
