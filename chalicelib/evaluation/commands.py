@@ -65,13 +65,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from chalicelib.config.settings import get_settings
     from chalicelib.evaluation.cache import SqliteCache
     from chalicelib.evaluation.datasets import DatasetError
-    from chalicelib.evaluation.outputs import (
-        CACHE,
-        ItemsSpool,
-        lm_eval_document,
-        run_pricing,
-        write_outputs,
-    )
+    from chalicelib.evaluation.outputs import CACHE, ItemsSpool
+    from chalicelib.evaluation.results import assemble
     from chalicelib.evaluation.runner import Evaluator
     from chalicelib.evaluation.scoring import reference_check
     from chalicelib.evaluation.sources import open_dataset
@@ -112,26 +107,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 bar.advance(1, errors=int(result.has_error))
         spool.close()
         seconds = time.monotonic() - clock
-        meta = {
-            "dataset": args.dataset,
-            "models": [d.name for d in deployments],
-            "seed": args.seed,
-            "limit": args.limit,
-            "started_at": started_at.isoformat(timespec="seconds"),
-            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "n_items": totals.n_items,
-            "n_dataset_items": summary.n_items,
-            "status": "completed_with_errors" if totals.n_items_with_errors else "succeeded",
-            "n_items_with_errors": totals.n_items_with_errors,
-            "n_answers_cached": totals.n_answers_cached,
-            "model_calls": totals.model_calls,
-            "concurrency": args.concurrency,
-            "duration_seconds": round(seconds, 3),
-        }
-        pricing = {d.name: run_pricing(d, seconds / 3600) for d in deployments}
-        results = {**totals.results(pricing), "meta": meta}
-        lm_eval = lm_eval_document(results, deployments, n_dataset_items=summary.n_items)
-        written = write_outputs(out_dir, results, lm_eval, spool.path)
+        run = assemble(
+            totals,
+            deployments,
+            dataset=args.dataset,
+            seed=args.seed,
+            limit=args.limit,
+            started=started_at,
+            finished=datetime.now(UTC),
+            n_dataset_items=summary.n_items,
+            concurrency=args.concurrency,
+            seconds=seconds,
+        )
+        written = run.write(out_dir, deployments, spool.path)
     except KeyboardInterrupt:
         print(
             f"\nevaluate: interrupted; finished answers are kept in {out_dir / CACHE}: "
@@ -144,14 +132,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     finally:
         spool.discard()
         cache.close()
-    print(metrics_table(results["results"]))
-    baselines = baselines_table(results["results"])
+    print(metrics_table(run.results))
+    baselines = baselines_table(run.results)
     if baselines:
         print()
         print(baselines)
-    if results["comparison"]:
+    if run.comparison:
         print()
-        print(comparison_lines(results["comparison"]))
+        print(comparison_lines(run.comparison))
     print()
     print(
         f"{totals.n_items} items x {len(deployments)} models in {seconds:.1f} s: "
