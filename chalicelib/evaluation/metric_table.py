@@ -104,5 +104,3 @@ METRICS: tuple[Metric, ...] = (
         per_item_mean=True,
     ),
 )
-
-EMF_METRICS: tuple[Metric, ...] = tuple(m for m in METRICS if m.emf)

@@ -207,7 +207,7 @@ def _metrics_section(models: list[str], metrics: Mapping[str, Mapping[str, Any]]
     if not scored:
         return _note("No metrics in this run.")
     body = []
-    for title, cell, key, higher in _METRIC_ROWS:
+    for title, cell, key, higher in _metric_rows():
         best = _best(scored, metrics, key, higher) if key else set()
         tds = "".join(
             f'<td class="num{" best" if m in best else ""}">'
@@ -329,22 +329,24 @@ def _metric_row(metric: Metric) -> tuple[str, Cell, str, bool]:
     return (metric.title, _metric_cell(metric), metric.key, metric.higher_is_better)
 
 
-# (row title, a model's cell from its result and colour, key ranked for "best" or "", higher
-# is better): the counts, the headline metrics, the baselines scored on them, the rest.
-_METRIC_ROWS: list[tuple[str, Cell, str, bool]] = [
-    ("Scored items (n = ok + invalid)", _field("n", count), "", True),
-    ("ok", _field("n_ok", count), "", True),
-    ("invalid", _field("n_invalid", count), "", True),
-    ("error (not scored)", _field("n_error", count), "", True),
-    *(_metric_row(m) for m in METRICS if m.headline),
-    ("Majority baseline: accuracy / macro F1", _majority_cell, "", True),
-    ("Stratified random baseline: accuracy / macro F1", _stratified_cell, "", True),
-    ("Beats the majority baseline? (exact binomial p)", _beats_majority_cell, "", True),
-    *(_metric_row(m) for m in METRICS if not m.headline),
-    ("Latency p50 / p90 / p99", _latency_cell, "", False),
-    ("Tokens in / out", _tokens_cell, "", False),
-    ("Cost (USD)", _field("cost_usd", usd), "", False),
-]
+def _metric_rows() -> list[tuple[str, Cell, str, bool]]:
+    """(row title, a model's cell from its result and colour, key ranked for "best" or "",
+    higher is better): the counts, the headline metrics, the baselines scored on them, the
+    other metrics of the table, latency, tokens, cost."""
+    return [
+        ("Scored items (n = ok + invalid)", _field("n", count), "", True),
+        ("ok", _field("n_ok", count), "", True),
+        ("invalid", _field("n_invalid", count), "", True),
+        ("error (not scored)", _field("n_error", count), "", True),
+        *(_metric_row(m) for m in METRICS if m.headline),
+        ("Majority baseline: accuracy / macro F1", _majority_cell, "", True),
+        ("Stratified random baseline: accuracy / macro F1", _stratified_cell, "", True),
+        ("Beats the majority baseline? (exact binomial p)", _beats_majority_cell, "", True),
+        *(_metric_row(m) for m in METRICS if not m.headline),
+        ("Latency p50 / p90 / p99", _latency_cell, "", False),
+        ("Tokens in / out", _tokens_cell, "", False),
+        ("Cost (USD)", _field("cost_usd", usd), "", False),
+    ]
 
 
 def _comparison_section(comparison: object) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chalicelib.config.registry import Deployment
-from chalicelib.evaluation.metric_table import EMF_METRICS
+from chalicelib.evaluation.metric_table import METRICS
 from chalicelib.evaluation.outputs import lm_eval_document, run_pricing, write_outputs
 from chalicelib.evaluation.totals import EvaluationTotals
 
@@ -110,7 +110,7 @@ class EvaluationResults:
         """Per model, the EMF metrics of the metric table that this run defines."""
         return {
             model: {
-                m.emf: result[m.key] for m in EMF_METRICS if m.emf and result.get(m.key) is not None
+                m.emf: result[m.key] for m in METRICS if m.emf and result.get(m.key) is not None
             }
             for model, result in self.results.items()
         }
