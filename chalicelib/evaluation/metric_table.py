@@ -1,6 +1,6 @@
-"""The one table of scalar evaluation metrics: the report, the CLI table, lm_eval_results.json,
-the finaliser's EMF metrics and the docs all read it, so a new metric is a row here plus its
-computation in `metrics.py`."""
+"""The one table of scalar evaluation metrics: the report, the CLI table, lm_eval_results.json
+and the finaliser's EMF metrics all read it, so a new metric is a row here plus its computation
+in `metrics.py` (an EMF metric also wants a widget on the dashboard in infra/resources.json)."""
 
 from __future__ import annotations
 
