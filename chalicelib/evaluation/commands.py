@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.cli_output import aligned_table, fail
 from chalicelib.errors import ConfigurationError
+from chalicelib.evaluation.metric_table import METRICS, Metric
 from chalicelib.evaluation.pacing import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:  # the engine is imported when a command runs: other commands start faster
@@ -60,13 +61,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from chalicelib.config.settings import install_settings
     from chalicelib.evaluation.cache import SqliteCache
     from chalicelib.evaluation.datasets import DatasetError
-    from chalicelib.evaluation.outputs import (
-        CACHE,
-        ItemsSpool,
-        lm_eval_document,
-        run_pricing,
-        write_outputs,
-    )
+    from chalicelib.evaluation.outputs import CACHE, ItemsSpool
+    from chalicelib.evaluation.results import assemble
     from chalicelib.evaluation.runner import Evaluator
     from chalicelib.evaluation.scoring import reference_check
     from chalicelib.evaluation.sources import open_dataset
@@ -104,26 +100,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 bar.advance(1, errors=int(result.has_error))
         spool.close()
         seconds = time.monotonic() - clock
-        meta = {
-            "dataset": args.dataset,
-            "models": [d.name for d in deployments],
-            "seed": args.seed,
-            "limit": args.limit,
-            "started_at": started_at.isoformat(timespec="seconds"),
-            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "n_items": totals.n_items,
-            "n_dataset_items": summary.n_items,
-            "status": "completed_with_errors" if totals.n_items_with_errors else "succeeded",
-            "n_items_with_errors": totals.n_items_with_errors,
-            "n_answers_cached": totals.n_answers_cached,
-            "model_calls": totals.model_calls,
-            "concurrency": args.concurrency,
-            "duration_seconds": round(seconds, 3),
-        }
-        pricing = {d.name: run_pricing(d, seconds / 3600) for d in deployments}
-        results = {**totals.results(pricing), "meta": meta}
-        lm_eval = lm_eval_document(results, deployments, n_dataset_items=summary.n_items)
-        written = write_outputs(out_dir, results, lm_eval, spool.path)
+        run = assemble(
+            totals,
+            deployments,
+            dataset=args.dataset,
+            seed=args.seed,
+            limit=args.limit,
+            started=started_at,
+            finished=datetime.now(UTC),
+            n_dataset_items=summary.n_items,
+            concurrency=args.concurrency,
+            seconds=seconds,
+        )
+        written = run.write(out_dir, deployments, spool.path)
     except KeyboardInterrupt:
         print(
             f"\nevaluate: interrupted; finished answers are kept in {out_dir / CACHE}: "
@@ -136,14 +125,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     finally:
         spool.discard()
         cache.close()
-    print(metrics_table(results["results"]))
-    baselines = baselines_table(results["results"])
+    print(metrics_table(run.results))
+    baselines = baselines_table(run.results)
     if baselines:
         print()
         print(baselines)
-    if results["comparison"]:
+    if run.comparison:
         print()
-        print(comparison_lines(results["comparison"]))
+        print(comparison_lines(run.comparison))
     print()
     print(
         f"{totals.n_items} items x {len(deployments)} models in {seconds:.1f} s: "
@@ -169,37 +158,35 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _cli_value(metric: Metric, m: Mapping[str, Any]) -> str:
+    """ "0.812 ± 0.025", "0.640 [0.580, 0.700]", "0.750", "2.5%" or "-"."""
+    value = m.get(metric.key)
+    if metric.cli == "percent":
+        return "-" if value is None else f"{value * 100:.1f}%"
+    text = _num(value)
+    if metric.cli == "spread" and metric.spread == "stderr":
+        if m.get(f"{metric.key}_stderr") is not None:
+            text += f" ± {m[f'{metric.key}_stderr']:.3f}"
+    elif metric.cli == "spread" and metric.spread == "ci95":
+        ci = m.get(f"{metric.key}_ci95")
+        if ci:
+            text += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+    return text
+
+
 def metrics_table(results: Mapping[str, Mapping[str, Any]]) -> str:
-    """Accuracy ± stderr, macro F1 [95% CI], MAE, invalid rate, n/errors, latency p50/p99."""
-    columns = [
-        "model",
-        "accuracy",
-        "macro F1 [95% CI]",
-        "MAE",
-        "invalid",
-        "n",
-        "errors",
-        "p50 ms",
-        "p99 ms",
-    ]
+    """The metric table's CLI columns (accuracy ± stderr, macro F1 [95% CI], MAE, invalid
+    rate), then n/errors and latency p50/p99."""
+    shown = [metric for metric in METRICS if metric.cli]
+    columns = ["model", *(metric.column for metric in shown)]
+    columns += ["n", "errors", "p50 ms", "p99 ms"]
     rows = []
     for model, m in results.items():
-        ci = m.get("f1_macro_ci95")
-        accuracy = _num(m.get("accuracy"))
-        if m.get("accuracy_stderr") is not None:
-            accuracy += f" ± {m['accuracy_stderr']:.3f}"
-        f1 = _num(m.get("f1_macro"))
-        if ci:
-            f1 += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
-        invalid = m.get("invalid_rate")
         latency = m.get("latency_ms") or {}
         rows.append(
             [
                 model,
-                accuracy,
-                f1,
-                _num(m.get("mae")),
-                "-" if invalid is None else f"{invalid * 100:.1f}%",
+                *(_cli_value(metric, m) for metric in shown),
                 str(m.get("n", 0)),
                 str(m.get("n_error", 0)),
                 _num(latency.get("p50"), 1),

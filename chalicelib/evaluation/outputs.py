@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from chalicelib.config.registry import Deployment
 from chalicelib.dataprep.atomic import write_files
 from chalicelib.evaluation.answers import ItemResult
+from chalicelib.evaluation.metric_table import METRICS
 from chalicelib.evaluation.metrics import BOOTSTRAP_RESAMPLES, Pricing
 from chalicelib.serving.parsing import normalise_label
 
@@ -29,20 +30,7 @@ RESULTS, ITEMS, LM_EVAL, REPORT = (
 CACHE = ".cache.sqlite"
 TASK_VERSION = 1.0
 LM_EVAL_VERSION = "0.4.13"  # the lm-evaluation-harness whose results and sample files these match
-# Corpus-level metrics are not means of per-item scores: named by their own aggregation.
-_MEAN_METRICS = frozenset({"acc", "mae", "invalid_rate"})
 _NOT_WORD = re.compile(r"\W")  # lm-eval's sanitize_task_name
-# METRICS field -> (lm-eval metric name, higher is better); stderrs ride along as "<name>_stderr"
-_LM_EVAL_METRICS: dict[str, tuple[str, bool]] = {
-    "accuracy": ("acc", True),
-    "f1_macro": ("f1_macro", True),
-    "precision_macro": ("precision_macro", True),
-    "recall_macro": ("recall_macro", True),
-    "f1_weighted": ("f1_weighted", True),
-    "f1_micro": ("f1_micro", True),
-    "mae": ("mae", False),
-    "invalid_rate": ("invalid_rate", False),
-}
 
 
 def item_records(result: ItemResult) -> Iterator[dict[str, Any]]:
@@ -129,15 +117,14 @@ def lm_eval_document(
         metrics = results["results"][name]
         metrics_n = metrics.get("n", 0)
         entry: dict[str, Any] = {"name": name, "alias": name, "sample_len": metrics_n}
-        for field, (metric, _) in _LM_EVAL_METRICS.items():
-            if metrics.get(field) is None:
-                continue
-            entry[f"{metric},none"] = metrics[field]
-            if f"{field}_stderr" in metrics:
-                stderr = metrics[f"{field}_stderr"]
-                entry[f"{metric}_stderr,none"] = "N/A" if stderr is None else stderr
+        reported = [m for m in METRICS if metrics.get(m.key) is not None]
+        for metric in reported:
+            entry[f"{metric.lm_eval},none"] = metrics[metric.key]
+            if metric.spread == "stderr":  # a CI has no lm-eval key: stderrs only
+                stderr = metrics.get(f"{metric.key}_stderr")
+                entry[f"{metric.lm_eval}_stderr,none"] = "N/A" if stderr is None else stderr
         tasks[name] = entry
-        higher[name] = {m: up for f, (m, up) in _LM_EVAL_METRICS.items() if f"{m},none" in entry}
+        higher[name] = {m.lm_eval: m.higher_is_better for m in reported}
         inference = deployment.inference
         configs[name] = {
             "task": name,
@@ -154,11 +141,12 @@ def lm_eval_document(
             "num_fewshot": 0,
             "metric_list": [
                 {
-                    "metric": m,
-                    "aggregation": "mean" if m in _MEAN_METRICS else m,
-                    "higher_is_better": up,
+                    # corpus-level metrics are not means of per-item scores: named by their own
+                    "metric": m.lm_eval,
+                    "aggregation": "mean" if m.per_item_mean else m.lm_eval,
+                    "higher_is_better": m.higher_is_better,
                 }
-                for m, up in higher[name].items()
+                for m in reported
             ],
             "metadata": {
                 "version": TASK_VERSION,

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from chalicelib.evaluation.metric_table import METRICS, Metric
 from chalicelib.evaluation.report_css import CSS
 from chalicelib.evaluation.report_samples import samples_section
 from chalicelib.evaluation.report_svg import (
@@ -206,7 +207,7 @@ def _metrics_section(models: list[str], metrics: Mapping[str, Mapping[str, Any]]
     if not scored:
         return _note("No metrics in this run.")
     body = []
-    for title, cell, key, higher in _METRIC_ROWS:
+    for title, cell, key, higher in _metric_rows():
         best = _best(scored, metrics, key, higher) if key else set()
         tds = "".join(
             f'<td class="num{" best" if m in best else ""}">'
@@ -243,30 +244,36 @@ def _best(
     return {m for m, v in known.items() if v == target}
 
 
-def _accuracy_cell(r: Mapping[str, Any], tint: str) -> str:
-    acc, se = number(r.get("accuracy")), number(r.get("accuracy_stderr"))
-    if acc is None:
-        return DASH
-    text = pct(acc) + (f" ± {se * 100:.1f}" if se is not None else "")
-    lo, hi = (acc - se, acc + se) if se is not None else (None, None)
-    return esc(text) + interval_bar(acc, lo, hi, tint, f"accuracy {text}")
+def _format(metric: Metric) -> Callable[[object], str]:
+    return pct if metric.display == "rate" else dec
 
 
-def _f1_cell(r: Mapping[str, Any], tint: str) -> str:
-    f1 = number(r.get("f1_macro"))
-    if f1 is None:
-        return DASH
-    ci = _seq(r.get("f1_macro_ci95"))
-    lo, hi = (number(ci[0]), number(ci[1])) if len(ci) == 2 else (None, None)
-    text = f"{f1:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else "")
-    return esc(text) + interval_bar(f1, lo, hi, tint, f"macro F1 {text}")
+def _metric_cell(metric: Metric) -> Cell:
+    """The value with its spread ("81.2% ± 2.5", "0.640 [0.580, 0.700]"); bounded metrics with
+    a spread get a bar on the shared 0..1 scale."""
 
+    def cell(r: Mapping[str, Any], tint: str) -> str:
+        value = number(r.get(metric.key))
+        if value is None:
+            return DASH
+        text = _format(metric)(value)
+        lo = hi = None
+        if metric.spread == "stderr":
+            se = number(r.get(f"{metric.key}_stderr"))
+            if se is not None:
+                shown = f"{se * 100:.1f}" if metric.display == "rate" else f"{se:,.3f}"
+                text += f" ± {shown}"
+                lo, hi = value - se, value + se
+        elif metric.spread == "ci95":
+            ci = _seq(r.get(f"{metric.key}_ci95"))
+            lo, hi = (number(ci[0]), number(ci[1])) if len(ci) == 2 else (None, None)
+            if lo is not None and hi is not None:
+                text += f" [{lo:.3f}, {hi:.3f}]"
+        if metric.spread is None or metric.display == "error":
+            return esc(text)
+        return esc(text) + interval_bar(value, lo, hi, tint, f"{metric.name} {text}")
 
-def _mae_cell(r: Mapping[str, Any], tint: str) -> str:
-    mae, se = number(r.get("mae")), number(r.get("mae_stderr"))
-    if mae is None:
-        return DASH
-    return esc(f"{mae:,.3f}" + (f" ± {se:,.3f}" if se is not None else ""))
+    return cell
 
 
 def _latency_cell(r: Mapping[str, Any], tint: str) -> str:
@@ -318,28 +325,28 @@ def _field(key: str, fmt: Callable[[object], str]) -> Cell:
     return lambda r, _tint: fmt(r.get(key))
 
 
-# (row title, a model's cell from its result and colour, key ranked for "best" or "", higher
-# is better)
-_METRIC_ROWS: list[tuple[str, Cell, str, bool]] = [
-    ("Scored items (n = ok + invalid)", _field("n", count), "", True),
-    ("ok", _field("n_ok", count), "", True),
-    ("invalid", _field("n_invalid", count), "", True),
-    ("error (not scored)", _field("n_error", count), "", True),
-    ("Accuracy ± stderr", _accuracy_cell, "accuracy", True),
-    ("Macro F1 [95% CI]", _f1_cell, "f1_macro", True),
-    ("Majority baseline: accuracy / macro F1", _majority_cell, "", True),
-    ("Stratified random baseline: accuracy / macro F1", _stratified_cell, "", True),
-    ("Beats the majority baseline? (exact binomial p)", _beats_majority_cell, "", True),
-    ("Macro precision", _field("precision_macro", dec), "precision_macro", True),
-    ("Macro recall", _field("recall_macro", dec), "recall_macro", True),
-    ("Weighted F1", _field("f1_weighted", dec), "f1_weighted", True),
-    ("Micro F1", _field("f1_micro", dec), "f1_micro", True),
-    ("MAE ± stderr", _mae_cell, "mae", False),
-    ("Invalid rate", _field("invalid_rate", pct), "invalid_rate", False),
-    ("Latency p50 / p90 / p99", _latency_cell, "", False),
-    ("Tokens in / out", _tokens_cell, "", False),
-    ("Cost (USD)", _field("cost_usd", usd), "", False),
-]
+def _metric_row(metric: Metric) -> tuple[str, Cell, str, bool]:
+    return (metric.title, _metric_cell(metric), metric.key, metric.higher_is_better)
+
+
+def _metric_rows() -> list[tuple[str, Cell, str, bool]]:
+    """(row title, a model's cell from its result and colour, key ranked for "best" or "",
+    higher is better): the counts, the headline metrics, the baselines scored on them, the
+    other metrics of the table, latency, tokens, cost."""
+    return [
+        ("Scored items (n = ok + invalid)", _field("n", count), "", True),
+        ("ok", _field("n_ok", count), "", True),
+        ("invalid", _field("n_invalid", count), "", True),
+        ("error (not scored)", _field("n_error", count), "", True),
+        *(_metric_row(m) for m in METRICS if m.headline),
+        ("Majority baseline: accuracy / macro F1", _majority_cell, "", True),
+        ("Stratified random baseline: accuracy / macro F1", _stratified_cell, "", True),
+        ("Beats the majority baseline? (exact binomial p)", _beats_majority_cell, "", True),
+        *(_metric_row(m) for m in METRICS if not m.headline),
+        ("Latency p50 / p90 / p99", _latency_cell, "", False),
+        ("Tokens in / out", _tokens_cell, "", False),
+        ("Cost (USD)", _field("cost_usd", usd), "", False),
+    ]
 
 
 def _comparison_section(comparison: object) -> str:
@@ -545,25 +552,33 @@ def _category_section(models: list[str], metrics: Mapping[str, Mapping[str, Any]
     names = sorted({str(c) for per in cats.values() for c in per})
     if not names:
         return ""
-    with_mae = any(
-        number(_mapping(v).get("mae")) is not None for per in cats.values() for v in per.values()
-    )
-    fields = [("n", count), ("accuracy", pct), ("macro F1", dec)]
-    if with_mae:
-        fields.append(("MAE", dec))
-    keys = {"n": "n", "accuracy": "accuracy", "macro F1": "f1_macro", "MAE": "mae"}
+    columns = [
+        m
+        for m in METRICS
+        if m.per_category
+        and (
+            not m.numeric_only
+            or any(
+                number(_mapping(v).get(m.key)) is not None
+                for per in cats.values()
+                for v in per.values()
+            )
+        )
+    ]
+    fields: list[tuple[str, str, Callable[[object], str]]] = [("n", "n", count)]
+    fields += [(m.name, m.key, _format(m)) for m in columns]
     shown = [m for m in models if cats[m]]
     top = "".join(
         f'<th scope="colgroup" colspan="{len(fields)}">{_swatch(models.index(m))}{esc(m)}</th>'
         for m in shown
     )
-    sub = "".join(f'<th scope="col" class="num">{f}</th>' for _ in shown for f, _fmt in fields)
+    sub = "".join(f'<th scope="col" class="num">{f}</th>' for _ in shown for f, _k, _fmt in fields)
     rows = []
     for name in names:
         tds: list[str] = []
         for m in shown:
             r = _mapping(cats[m].get(name))
-            tds.extend(f'<td class="num">{fmt(r.get(keys[f]))}</td>' for f, fmt in fields)
+            tds.extend(f'<td class="num">{fmt(r.get(key))}</td>' for _f, key, fmt in fields)
         rows.append(f'<tr><th scope="row">{esc(name)}</th>{"".join(tds)}</tr>')
     return (
         '<div class="scroll"><table class="data categories" id="category-table">'

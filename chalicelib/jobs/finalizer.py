@@ -14,16 +14,8 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 from chalicelib.config.settings import WORKER_TIMEOUT_SECONDS
-from chalicelib.evaluation.outputs import (
-    ITEMS,
-    LM_EVAL,
-    REPORT,
-    RESULTS,
-    item_records,
-    lm_eval_document,
-    run_pricing,
-    write_outputs,
-)
+from chalicelib.evaluation.outputs import ITEMS, LM_EVAL, REPORT, RESULTS, item_records
+from chalicelib.evaluation.results import EvaluationResults, JobRun, assemble
 from chalicelib.evaluation.totals import EvaluationTotals
 from chalicelib.jobs.context import JobContext
 from chalicelib.jobs.models import JobRecord, Status
@@ -48,13 +40,13 @@ def finalize(ctx: JobContext, job: JobRecord) -> bool:
     if not claimed:
         return False
     try:
-        results, totals = _write_results(ctx, job)
-        final: Status = results["meta"]["status"]
+        run, totals = _write_results(ctx, job)
+        final: Status = run.meta.status
         if status == "cancelled":
             # A cancelled retry round keeps the chunks it did not reach: count what is shown.
             sets: dict[str, Any] = {"done": totals.n_items, "errors": totals.n_items_with_errors}
         else:
-            sets = {"finished_at": results["meta"]["finished_at"]}
+            sets = {"finished_at": run.meta.finished_at}
         finished = ctx.store.finish(
             job.evaluation_id,
             status=status,
@@ -75,34 +67,24 @@ def finalize(ctx: JobContext, job: JobRecord) -> bool:
         extra={"evaluation_id": job.evaluation_id, "status": final, "items": totals.n_items},
     )
     if final != "cancelled":
-        emit_metrics(results["results"])
+        emit_metrics(run)
     return True
 
 
-def emit_metrics(per_model: dict[str, Any]) -> None:
-    """EvaluationAccuracy, EvaluationF1Macro, EvaluationMAE per model (dimension `model`)."""
+def emit_metrics(run: EvaluationResults) -> None:
+    """The metric table's EMF metrics (EvaluationAccuracy, ...) per model (dimension `model`)."""
     with _METRICS_LOCK:
-        for model, result in per_model.items():
+        for model, values in run.emf_values().items():
             metrics.add_dimension(name="model", value=model)
-            if result.get("accuracy") is not None:
-                metrics.add_metric(
-                    name="EvaluationAccuracy", unit=MetricUnit.NoUnit, value=result["accuracy"]
-                )
-            if result.get("f1_macro") is not None:
-                metrics.add_metric(
-                    name="EvaluationF1Macro", unit=MetricUnit.NoUnit, value=result["f1_macro"]
-                )
-            if result.get("mae") is not None:
-                metrics.add_metric(
-                    name="EvaluationMAE", unit=MetricUnit.NoUnit, value=result["mae"]
-                )
+            for name, value in values.items():
+                metrics.add_metric(name=name, unit=MetricUnit.NoUnit, value=value)
             if metrics.metric_set:
                 metrics.flush_metrics()
             else:
                 metrics.clear_metrics()
 
 
-def _write_results(ctx: JobContext, job: JobRecord) -> tuple[dict[str, Any], EvaluationTotals]:
+def _write_results(ctx: JobContext, job: JobRecord) -> tuple[EvaluationResults, EvaluationTotals]:
     deployments = ctx.deployments(job.models)
     totals = EvaluationTotals(job.models, samples=job.samples, seed=job.seed)
     with TemporaryDirectory(prefix="tunegate-final-") as tmp:
@@ -117,42 +99,26 @@ def _write_results(ctx: JobContext, job: JobRecord) -> tuple[dict[str, Any], Eva
                         out.write(json.dumps(line, ensure_ascii=False) + "\n")
         finished = datetime.now(UTC)
         started = _parse_time(job.started_at) or _parse_time(job.created_at) or finished
-        seconds = max(0.0, (finished - started).total_seconds())
-        meta = {
-            "evaluation_id": job.evaluation_id,
-            "dataset": job.dataset,
-            "models": job.models,
-            "seed": job.seed,
-            "limit": job.limit,
-            "started_at": started.isoformat(timespec="seconds"),
-            "finished_at": finished.isoformat(timespec="milliseconds"),
-            "n_items": totals.n_items,
-            "n_dataset_items": job.n_dataset_items,
-            "skipped_lines": job.skipped_lines,
-            "status": final_status(job.status, totals),
-            "round": job.round,
-            "n_items_with_errors": totals.n_items_with_errors,
-            "n_answers_cached": totals.n_answers_cached,
-            "model_calls": totals.model_calls,
-            "concurrency": job.chunks_in_flight * job.chunk_concurrency,
-            "duration_seconds": round(seconds, 3),
-        }
-        pricing = {d.name: run_pricing(d, seconds / 3600) for d in deployments}
-        results = {**totals.results(pricing), "meta": meta}
-        lm_eval = lm_eval_document(results, deployments, n_dataset_items=job.n_dataset_items or 0)
+        run = assemble(
+            totals,
+            deployments,
+            dataset=job.dataset,
+            seed=job.seed,
+            limit=job.limit,
+            started=started,
+            finished=finished,
+            n_dataset_items=job.n_dataset_items,
+            concurrency=job.chunks_in_flight * job.chunk_concurrency,
+            cancelled=job.status == "cancelled",
+            job=JobRun(job.evaluation_id, job.skipped_lines, job.round),
+        )
         out_dir = folder / "out"
         out_dir.mkdir()
-        write_outputs(out_dir, results, lm_eval, spool)
+        run.write(out_dir, deployments, spool)
         # results.json last: whoever sees it finds the other three already in place.
         for name in (ITEMS, LM_EVAL, REPORT, RESULTS):
             ctx.objects.put_output(job.evaluation_id, name, out_dir / name)
-    return results, totals
-
-
-def final_status(status: Status, totals: EvaluationTotals) -> Status:
-    if status == "cancelled":
-        return "cancelled"
-    return "completed_with_errors" if totals.n_items_with_errors else "succeeded"
+    return run, totals
 
 
 def _parse_time(value: str | None) -> datetime | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -20,6 +21,7 @@ from chalicelib.serving.parsing import normalise_label
 ROOT = Path(__file__).resolve().parents[2]
 TEST_SET = ROOT / "examples" / "drugreview" / "openai" / "test.jsonl"
 BEDROCK_SET = ROOT / "examples" / "drugreview" / "bedrock" / "test.jsonl"
+TIMES = ("started_at", "finished_at")
 OUTPUTS = {"results.json", "items.jsonl", "lm_eval_results.json", "report.html"}
 ITEM_FIELDS = {
     "index",
@@ -102,6 +104,8 @@ def test_evaluate_writes_every_output_and_prints_the_table(
     assert meta["models"] == list(models) and meta["seed"] == 3 and meta["limit"] == 30
     assert meta["n_items"] == 30 and meta["dataset"] == str(TEST_SET)
     assert meta["started_at"] <= meta["finished_at"]
+    # the finaliser's precision (one assemble step): milliseconds
+    assert all(re.fullmatch(r".*T\d\d:\d\d:\d\d\.\d{3}\+00:00", meta[k]) for k in TIMES)
     items = read_items(out)
     assert len(items) == 60 and all(set(i) == ITEM_FIELDS for i in items)
     assert sorted({i["index"] for i in items}) == list(range(30))

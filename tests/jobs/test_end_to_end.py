@@ -4,11 +4,14 @@ worker, merged by the finaliser; everything it serves equals one in-process pass
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
 from tests.jobs.conftest import MODELS, Harness, comparable, drug_review_records
+
+TIMES = ("started_at", "finished_at")
 
 
 def emf_docs(text: str) -> list[dict[str, Any]]:
@@ -62,6 +65,10 @@ def test_inline_job_end_to_end(
     results = json.loads(jobs.get(f"/v1/evaluations/{evaluation_id}/results.json").body)
     assert comparable(results) == comparable(reference)
     assert results["meta"]["evaluation_id"] == evaluation_id
+    # one assemble step for jobs and the CLI: run times in milliseconds, as the job record's
+    meta = results["meta"]
+    assert meta["finished_at"] == job["finished_at"]
+    assert all(re.fullmatch(r".*T\d\d:\d\d:\d\d\.\d{3}\+00:00", meta[k]) for k in TIMES)
 
 
 def test_items_pages_and_status_filter(jobs: Harness, reference: dict[str, Any]) -> None:
