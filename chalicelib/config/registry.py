@@ -22,9 +22,17 @@ from pydantic import (
 )
 
 from chalicelib.errors import ConfigurationError, NotFound
+from chalicelib.formats import FORMATS
 
-BEDROCK_FORMATS = ("converse", "anthropic", "llama3", "titan")
-OPENAI_FORMATS = ("completions", "chat")
+
+def request_formats(provider: str) -> tuple[str, ...]:
+    """The `request_format`s a provider takes: those `formats.FORMATS` has a family for, so a new
+    family is its module and its entry there, nothing here."""
+    return tuple(name for (owner, name) in FORMATS if owner == provider)
+
+
+BEDROCK_FORMATS = request_formats("bedrock")
+OPENAI_FORMATS = request_formats("openai")
 _BEDROCK_MODEL_ID = re.compile(
     r"^(arn:aws(-[a-z]+)*:bedrock:[a-z0-9-]+:\d{12}:"
     r"(provisioned-model|custom-model|foundation-model|inference-profile|"
