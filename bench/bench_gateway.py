@@ -91,6 +91,7 @@ def main() -> None:
     from chalicelib import aws
     from chalicelib.config.registry import load_registry
     from chalicelib.formats import converse
+    from chalicelib.providers.retries import invoke_policy
     from chalicelib.serving.prompting import render_prompt, resolve_params
     from chalicelib.storage.codec import to_item
     from chalicelib.storage.invocations import MemoryInvocationStore
@@ -98,7 +99,8 @@ def main() -> None:
     deployment = load_registry(stack.models_file).get("bench")
     prompt = render_prompt(deployment.prompt, input_text="positive")
     request = converse.build_request(prompt, resolve_params(deployment.inference))
-    direct_client = boto3.client("bedrock-runtime", config=aws._model_config())
+    model_config = aws.model_config(invoke_policy(3).botocore_retries())
+    direct_client = boto3.client("bedrock-runtime", config=model_config)
     dynamodb = boto3.client("dynamodb")
 
     def direct() -> None:

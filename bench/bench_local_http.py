@@ -54,8 +54,10 @@ def main() -> None:
     import boto3
 
     from chalicelib import aws
+    from chalicelib.providers.retries import invoke_policy
 
-    bedrock = boto3.client("bedrock-runtime", config=aws._model_config())
+    model_config = aws.model_config(invoke_policy(3).botocore_retries())
+    bedrock = boto3.client("bedrock-runtime", config=model_config)
     dynamodb = boto3.client("dynamodb")
     request = {
         "system": [{"text": "Classify."}],

@@ -30,7 +30,9 @@ _STORAGE_CONFIG = Config(
 )
 
 
-def _model_config(retries: Mapping[str, Any]) -> Config:
+def model_config(retries: Mapping[str, Any]) -> Config:
+    """The model clients' configuration: the stage's time budget and these botocore `retries`
+    (the benchmarks' direct clients use it too, so both sides are configured alike)."""
     settings = get_settings()
     return Config(
         connect_timeout=settings.model_connect_timeout_seconds,
@@ -53,7 +55,7 @@ def model_client(retries: Mapping[str, Any]) -> Any:
     existing = _clients.get(key)
     if existing is not None:
         return existing
-    return _cached(key, "bedrock-runtime", _model_config(retries))
+    return _cached(key, "bedrock-runtime", model_config(retries))
 
 
 def _cached(key: str, service: str, config: Config) -> Any:
