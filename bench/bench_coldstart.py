@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_gateway import ECHO_ARN, KEY, REGISTRY  # noqa: E402
+from bench.common import ECHO_ARN, KEY, REGISTRY  # noqa: E402
 from devstack import start_local_stack  # noqa: E402
 from devstack.lambda_bytecode import add_bytecode, runtime_of  # noqa: E402
 from devstack.lambda_task import LAMBDA_FLAGS, runtime_dir, set_writable, unpack_read_only  # noqa: E402

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_gateway import KEY, REGISTRY, percentile, timed  # noqa: E402
+from bench.common import KEY, REGISTRY, percentile, timed  # noqa: E402
 from devstack import start_local_stack  # noqa: E402
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
-import statistics
 import sys
 import time
 from dataclasses import asdict, replace
@@ -22,23 +20,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devstack import start_local_stack  # noqa: E402
-
-ECHO_ARN = "arn:aws:bedrock:us-east-1:000000000000:provisioned-model/echo-bench"
-REGISTRY = {
-    "deployments": [
-        {
-            "name": "bench",
-            "provider": "bedrock",
-            "model_id": ECHO_ARN,
-            "request_format": "converse",
-            "prompt": {"system": "Classify.", "separator": "\n\n###\n\n"},
-            "inference": {"max_tokens": 5},
-            "output": {"type": "label", "labels": ["positive", "negative"]},
-        }
-    ]
-}
-KEY = "bench-api-key"
+from bench.common import (  # noqa: E402
+    ECHO_ARN,
+    KEY,
+    REGISTRY,
+    direct_bedrock,
+    interleaved,
+    percentile,
+    print_table,
+    start_quiet,
+    timed,
+)
 
 
 class TimedStore:
@@ -59,39 +51,19 @@ class TimedStore:
         return getattr(self.store, name)
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def timed(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
-    out = sys.stdout
-    # The app's JSON logs and EMF metrics go to stdout as in Lambda; keep them off the table.
-    sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-    stack = start_local_stack(REGISTRY, api_key=KEY, train_file=None)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    stack, out = start_quiet(REGISTRY)
     import uuid
 
     import boto3
     from chalice.test import Client
 
     import app as app_module
-    from chalicelib import aws
     from chalicelib.config.registry import load_registry
     from chalicelib.formats import converse
-    from chalicelib.providers.retries import invoke_policy
     from chalicelib.serving.prompting import render_prompt, resolve_params
     from chalicelib.storage.codec import to_item
     from chalicelib.storage.invocations import MemoryInvocationStore
@@ -99,8 +71,7 @@ def main() -> None:
     deployment = load_registry(stack.models_file).get("bench")
     prompt = render_prompt(deployment.prompt, input_text="positive")
     request = converse.build_request(prompt, resolve_params(deployment.inference))
-    model_config = aws.model_config(invoke_policy(3).botocore_retries())
-    direct_client = boto3.client("bedrock-runtime", config=model_config)
+    direct_client = direct_bedrock()
     dynamodb = boto3.client("dynamodb")
 
     def direct() -> None:
@@ -142,25 +113,16 @@ def main() -> None:
             "(c) as (b), record kept in memory": through_app_memory,
             "(d) bare put of the same item (moto)": bare_put,
         }
-        samples: dict[str, list[float]] = {name: [] for name in paths}
         for fn in paths.values():  # warm every path (connections, caches)
             timed(fn, 50)
         timed_store.samples.clear()
-        # Interleave in blocks so drift on the machine hits every path alike.
-        for _ in range(max(1, args.requests // 100)):
-            for name, fn in paths.items():
-                samples[name] += timed(fn, 100)
+        samples = interleaved(paths, args.requests, block=100, warm=0)
     stack.stop()
     sys.stdout = out
     samples["(e) the app's put, inside (b)"] = timed_store.samples
     n = len(samples["(a) boto3 -> emulator"])
     print(f"gateway overhead, {n} requests per path, emulator latency 0 ms")
-    print(f"{'path':36} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
-    for name, values in samples.items():
-        print(
-            f"{name:36} {percentile(values, 50):8.3f} {percentile(values, 99):8.3f} "
-            f"{statistics.fmean(values):8.3f}"
-        )
+    print_table("path", samples, width=36)
     p50 = {name[:3]: percentile(values, 50) for name, values in samples.items()}
     a = p50["(a)"]
     for path, note in (("(b)", ""), ("(c)", "  (our code without the DynamoDB round trip)")):

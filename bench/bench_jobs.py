@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_gateway import KEY, REGISTRY  # noqa: E402
+from bench.common import KEY, REGISTRY  # noqa: E402
 from devstack import free_port  # noqa: E402
 
 WORKER_MEMORY_GB = 1.0  # .chalice/config.json: evaluation_worker lambda_memory_size 1024

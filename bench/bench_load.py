@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_gateway import KEY, REGISTRY, percentile  # noqa: E402
+from bench.common import KEY, REGISTRY, percentile  # noqa: E402
 from devstack import serve_api, start_local_stack  # noqa: E402
 
 _local = threading.local()

@@ -11,11 +11,8 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import logging
 import os
-import statistics
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -24,17 +21,20 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_gateway import ECHO_ARN, KEY, REGISTRY, percentile  # noqa: E402
-from devstack import serve_api, start_local_stack  # noqa: E402
+from bench.common import (  # noqa: E402
+    ECHO_ARN,
+    KEY,
+    REGISTRY,
+    direct_bedrock,
+    interleaved,
+    percentile,
+    print_table,
+    start_quiet,
+)
+from devstack import serve_api  # noqa: E402
 
 BODY = json.dumps({"input": "positive"}).encode()
 HEADERS = {"x-api-key": KEY, "content-type": "application/json"}
-
-
-def ms(fn: Callable[[], None]) -> float:
-    started = time.perf_counter()
-    fn()
-    return (time.perf_counter() - started) * 1000
 
 
 def invoke(connection: http.client.HTTPConnection) -> None:
@@ -48,16 +48,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1000)
     args = parser.parse_args()
-    out, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115 (stack start-up noise)
-    stack = start_local_stack(REGISTRY, api_key=KEY, train_file=None)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    stack, out = start_quiet(REGISTRY)
     import boto3
 
-    from chalicelib import aws
-    from chalicelib.providers.retries import invoke_policy
-
-    model_config = aws.model_config(invoke_policy(3).botocore_retries())
-    bedrock = boto3.client("bedrock-runtime", config=model_config)
+    bedrock = direct_bedrock()
     dynamodb = boto3.client("dynamodb")
     request = {
         "system": [{"text": "Classify."}],
@@ -90,23 +84,12 @@ def main() -> None:
             "(b) app, one kept-alive connection": lambda: invoke(kept),
             "(c) app, a fresh connection each": fresh,
         }
-        samples: dict[str, list[float]] = {name: [] for name in paths}
-        for fn in paths.values():
-            for _ in range(30):
-                fn()
-        for _ in range(max(1, args.requests // 50)):
-            for name, fn in paths.items():
-                samples[name] += [ms(fn) for _ in range(50)]
+        samples = interleaved(paths, args.requests, block=50, warm=30)
         kept.close()
     stack.stop()
     n = len(samples["(a) boto3 Converse + one moto put"])
     print(f"sequential invokes under chalice local, {n} per path, emulator latency 0 ms")
-    print(f"{'path':38} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
-    for name, values in samples.items():
-        print(
-            f"{name:38} {percentile(values, 50):8.2f} {percentile(values, 99):8.2f} "
-            f"{statistics.fmean(values):8.2f}"
-        )
+    print_table("path", samples, width=38, digits=2)
     p50 = {name[:3]: percentile(values, 50) for name, values in samples.items()}
     print(f"p50 (b) - (a): {p50['(b)'] - p50['(a)']:.2f} ms (goal: within 5 ms)")
 

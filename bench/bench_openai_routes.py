@@ -10,58 +10,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devstack import start_local_stack  # noqa: E402
+from bench.common import KEY, interleaved, percentile, print_table, registry, start_quiet  # noqa: E402
 
-ECHO_ARN = "arn:aws:bedrock:us-east-1:000000000000:provisioned-model/echo-bench"
-REGISTRY = {
-    "deployments": [
-        {
-            "name": "bench",
-            "provider": "bedrock",
-            "model_id": ECHO_ARN,
-            "request_format": "converse",
-            "prompt": {"system": "Classify.", "separator": "\n\n###\n\n"},
-            "inference": {"max_tokens": 5, "stop": ["\n"]},
-            "output": {"type": "label", "labels": ["positive", "negative"]},
-        }
-    ]
-}
-KEY = "bench-api-key"
 TEXT = "positive"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def timed(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1000)
     args = parser.parse_args()
-    out = sys.stdout
-    sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (the app's logs and EMF go to stdout)
-    stack = start_local_stack(REGISTRY, api_key=KEY, train_file=None)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    stack, out = start_quiet(registry(stop=["\n"]))
     from chalice.test import Client
 
     import app as app_module
@@ -87,24 +51,13 @@ def main() -> None:
         paths = {
             name: call(path, json.dumps(body).encode()) for name, (path, body) in bodies.items()
         }
-        samples: dict[str, list[float]] = {name: [] for name in paths}
-        for fn in paths.values():
-            timed(fn, 50)
-        # Small interleaved blocks: the local stack shares this process and the machine is
-        # shared, so drift must hit every route alike.
-        for _ in range(max(1, args.requests // 20)):
-            for name, fn in paths.items():
-                samples[name] += timed(fn, 20)
+        # Small blocks: the local stack shares this process and the machine is shared.
+        samples = interleaved(paths, args.requests, block=20, warm=50)
     stack.stop()
     sys.stdout = out
     n = len(samples["invoke"])
     print(f"OpenAI-compatible routes vs invoke, {n} requests per route, emulator latency 0 ms")
-    print(f"{'route':20} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
-    for name, values in samples.items():
-        print(
-            f"{name:20} {percentile(values, 50):8.3f} {percentile(values, 99):8.3f} "
-            f"{statistics.fmean(values):8.3f}"
-        )
+    print_table("route", samples, width=20)
     base = percentile(samples["invoke"], 50)
     for name in ("chat/completions", "completions"):
         ratio = percentile(samples[name], 50) / base

@@ -76,36 +76,25 @@ def test_registry(emulator_url: str, reference_arn: str) -> dict[str, Any]:
         }
         for fmt in ("completions", "chat")
     ]
+
+    def sentiment(name: str, fmt: str, prompt: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        """A deployment of the reference classifier (a label answer)."""
+        return {
+            "name": name,
+            "provider": "bedrock",
+            "model_id": reference_arn,
+            "request_format": fmt,
+            "prompt": prompt,
+            "inference": {"max_tokens": 5, "temperature": 0, "stop": ["\n"]},
+            "output": LABELS,
+            **extra,
+        }
+
+    system = {"system": "Classify the sentiment of this drug review."}
     deployments += [
-        {
-            "name": "sentiment-converse",
-            "provider": "bedrock",
-            "model_id": reference_arn,
-            "request_format": "converse",
-            "prompt": {"system": "Classify the sentiment of this drug review."},
-            "inference": {"max_tokens": 5, "temperature": 0, "stop": ["\n"]},
-            "output": LABELS,
-            "store_inputs": True,
-        },
-        {
-            "name": "sentiment-legacy",
-            "provider": "bedrock",
-            "model_id": reference_arn,
-            "request_format": "titan",
-            "prompt": {"separator": separator},
-            "inference": {"max_tokens": 5, "temperature": 0, "stop": ["\n"]},
-            "output": LABELS,
-        },
-        {
-            "name": "legacy-stored",
-            "provider": "bedrock",
-            "model_id": reference_arn,
-            "request_format": "titan",
-            "prompt": {"separator": separator},
-            "inference": {"max_tokens": 5, "temperature": 0, "stop": ["\n"]},
-            "output": LABELS,
-            "store_inputs": True,
-        },
+        sentiment("sentiment-converse", "converse", system, store_inputs=True),
+        sentiment("sentiment-legacy", "titan", {"separator": separator}),
+        sentiment("legacy-stored", "titan", {"separator": separator}, store_inputs=True),
         {
             "name": "echo-number",
             "provider": "bedrock",

@@ -12,21 +12,23 @@ import boto3
 from tests.conftest import ROOT
 
 
+def bootstrap(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`cli --stage local bootstrap` in a child process with `env`."""
+    return subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", "--stage", "local", "bootstrap"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_bootstrap_is_idempotent_and_complete(local_stack: Any) -> None:
     # The deployed default (the worker's 15-minute timeout), as the test stack was bootstrapped;
     # the local stage's own short value is the next test's.
     env = {**os.environ, "EVALUATION_QUEUE_VISIBILITY_SECONDS": "900"}
-    runs = [
-        subprocess.run(
-            [sys.executable, "-m", "chalicelib.cli", "--stage", "local", "bootstrap"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        for _ in range(2)
-    ]
+    runs = [bootstrap(env) for _ in range(2)]
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
     assert "exists" in runs[1].stdout and "created" not in runs[1].stdout
     tables = boto3.client("dynamodb").list_tables()["TableNames"]
@@ -51,41 +53,21 @@ def test_bootstrap_is_idempotent_and_complete(local_stack: Any) -> None:
 def test_bootstrap_applies_a_changed_retention_to_the_existing_bucket(local_stack: Any) -> None:
     env = {**os.environ, "EVALUATION_RETENTION_DAYS": "12"}
     try:
-        run = subprocess.run(
-            [sys.executable, "-m", "chalicelib.cli", "--stage", "local", "bootstrap"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        run = bootstrap(env)
         assert run.returncode == 0, run.stderr
         s3 = boto3.client("s3")
         rules = s3.get_bucket_lifecycle_configuration(Bucket="tunegate-test-results")["Rules"]
         assert [r["Expiration"]["Days"] for r in rules] == [12]
     finally:
-        subprocess.run(
-            [sys.executable, "-m", "chalicelib.cli", "--stage", "local", "bootstrap"],
-            cwd=ROOT,
-            env={**os.environ},
-            capture_output=True,
-            timeout=120,
-            check=True,
-        )
+        restored = bootstrap({**os.environ})
+        assert restored.returncode == 0, restored.stderr
 
 
 def test_the_local_stage_queue_hides_a_message_briefly(local_stack: Any) -> None:
     """A worker killed under `make run` hands its chunk back within seconds, not 15 minutes."""
     env = {**os.environ, "EVALUATION_QUEUE": "tunegate-local-visibility"}
     env.pop("EVALUATION_QUEUE_VISIBILITY_SECONDS", None)  # the local stage's config value
-    result = subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli", "--stage", "local", "bootstrap"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = bootstrap(env)
     assert result.returncode == 0, result.stderr
     sqs = boto3.client("sqs")
     url = sqs.get_queue_url(QueueName="tunegate-local-visibility")["QueueUrl"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -13,6 +15,32 @@ from tests.conftest import API_KEY
 from tests.test_api_invoke import POSITIVE, error_of, invoke
 
 DEAD_ENDPOINT = "http://127.0.0.1:9"  # discard port: connections are refused at once
+
+
+@contextmanager
+def down(service: str) -> Iterator[None]:
+    """`service` (DYNAMODB, SQS) on a dead endpoint inside the block, back after it."""
+    from chalicelib import aws
+
+    os.environ[f"AWS_ENDPOINT_URL_{service}"] = DEAD_ENDPOINT
+    aws.reset_clients()
+    try:
+        yield
+    finally:
+        del os.environ[f"AWS_ENDPOINT_URL_{service}"]
+        aws.reset_clients()
+
+
+def evaluate_while_down(client: Any, service: str) -> Any:
+    """Start a small inline evaluation with `service` down: a clean 503 service_unavailable."""
+    records = [{"prompt": "great drug\n\n###\n\n", "completion": " positive"}] * 3
+    body = json.dumps({"models": ["sentiment-converse"], "dataset": {"records": records}})
+    headers = {"x-api-key": API_KEY, "content-type": "application/json"}
+    with down(service):
+        response = client.http.post("/v1/evaluations", headers=headers, body=body)
+    assert response.status_code == 503, response.body
+    assert error_of(response)["code"] == "service_unavailable"
+    return response
 
 
 def count(table: str) -> int:
@@ -24,11 +52,7 @@ def test_invoke_with_dynamodb_down_is_503_and_records_nothing(
 ) -> None:
     before = count("tunegate-test-invocations")
     invocation = json.loads(invoke(client, "sentiment-converse", {"input": POSITIVE}).body)
-    from chalicelib import aws
-
-    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = DEAD_ENDPOINT
-    aws.reset_clients()
-    try:
+    with down("DYNAMODB"):
         response = invoke(client, "sentiment-converse", {"input": POSITIVE})
         body = {
             "invocation_id": invocation["invocation_id"],
@@ -38,9 +62,6 @@ def test_invoke_with_dynamodb_down_is_503_and_records_nothing(
         feedback = client.http.post(
             "/v1/feedback", headers={"content-type": "application/json"}, body=json.dumps(body)
         )
-    finally:
-        del os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
-        aws.reset_clients()
     for failed in (response, feedback):
         assert failed.status_code == 503, failed.body
         error = error_of(failed)
@@ -57,21 +78,8 @@ def test_invoke_with_dynamodb_down_is_503_and_records_nothing(
 
 
 def test_evaluation_with_sqs_down_is_503_and_leaves_a_failed_job(client: Any) -> None:
-    from chalicelib import aws
-
-    records = [{"prompt": "great drug\n\n###\n\n", "completion": " positive"}] * 3
-    body = json.dumps({"models": ["sentiment-converse"], "dataset": {"records": records}})
-    headers = {"x-api-key": API_KEY, "content-type": "application/json"}
     queued_before = queued_jobs()
-    os.environ["AWS_ENDPOINT_URL_SQS"] = DEAD_ENDPOINT
-    aws.reset_clients()
-    try:
-        response = client.http.post("/v1/evaluations", headers=headers, body=body)
-    finally:
-        del os.environ["AWS_ENDPOINT_URL_SQS"]
-        aws.reset_clients()
-    assert response.status_code == 503, response.body
-    assert error_of(response)["code"] == "service_unavailable"
+    response = evaluate_while_down(client, "SQS")
     assert int(response.headers["Retry-After"]) > 0
     # nothing half-written: no job is left "queued" without its message
     assert queued_jobs() == queued_before
@@ -92,21 +100,8 @@ def queued_jobs() -> int:
 
 def test_evaluation_with_dynamodb_down_leaves_no_inline_dataset(client: Any) -> None:
     """The inline dataset is written before the job record; a refused record takes it back."""
-    from chalicelib import aws
-
-    records = [{"prompt": "great drug\n\n###\n\n", "completion": " positive"}] * 3
-    body = json.dumps({"models": ["sentiment-converse"], "dataset": {"records": records}})
-    headers = {"x-api-key": API_KEY, "content-type": "application/json"}
     before = evaluation_objects()
-    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = DEAD_ENDPOINT
-    aws.reset_clients()
-    try:
-        response = client.http.post("/v1/evaluations", headers=headers, body=body)
-    finally:
-        del os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
-        aws.reset_clients()
-    assert response.status_code == 503, response.body
-    assert error_of(response)["code"] == "service_unavailable"
+    evaluate_while_down(client, "DYNAMODB")
     assert evaluation_objects() == before
 
 

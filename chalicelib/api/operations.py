@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from chalicelib.api.models import (
     EvaluationAccepted,
     EvaluationStatus,
@@ -30,6 +32,23 @@ TEXT = {"type": "string"}
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
 MODEL_ERRORS = (429, 502, 503, 504)
 
+
+def openai_compatible(
+    path: str, summary: str, body: type[BaseModel], response: type[BaseModel]
+) -> Operation:
+    """A POST route in OpenAI's shape: a bearer key with the invoke scope, the model errors."""
+    return Operation(
+        "post",
+        path,
+        summary,
+        {200: response},
+        body=body,
+        errors=MODEL_ERRORS,
+        bearer=True,
+        scope="invoke",
+    )
+
+
 OPERATIONS = [
     Operation(
         "get",
@@ -46,25 +65,17 @@ OPERATIONS = [
         bearer=True,
         scope="invoke",
     ),
-    Operation(
-        "post",
+    openai_compatible(
         "/v1/chat/completions",
         "OpenAI-compatible chat completion of a deployment (its trained format applied)",
-        {200: ChatCompletionResponse},
-        body=ChatCompletionRequest,
-        errors=MODEL_ERRORS,
-        bearer=True,
-        scope="invoke",
+        ChatCompletionRequest,
+        ChatCompletionResponse,
     ),
-    Operation(
-        "post",
+    openai_compatible(
         "/v1/completions",
         "OpenAI-compatible completion: one choice per prompt (its trained format applied)",
-        {200: CompletionResponse},
-        body=CompletionRequest,
-        errors=MODEL_ERRORS,
-        bearer=True,
-        scope="invoke",
+        CompletionRequest,
+        CompletionResponse,
     ),
     Operation(
         "post",

@@ -69,11 +69,13 @@ def cache_key(deployment: Deployment, prompt: Prompt, params: InferenceParams) -
 
 
 class MemoryCache:
-    """A dict behind a lock: for tests and one-off runs."""
+    """A dict behind a lock: for tests and one-off runs (or `answers` shared under `lock`)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._answers: dict[str, CachedAnswer] = {}
+    def __init__(
+        self, answers: dict[str, CachedAnswer] | None = None, lock: threading.Lock | None = None
+    ) -> None:
+        self._lock = lock or threading.Lock()
+        self._answers: dict[str, CachedAnswer] = {} if answers is None else answers
 
     def get(self, key: str) -> CachedAnswer | None:
         with self._lock:

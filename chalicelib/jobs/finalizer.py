@@ -5,7 +5,6 @@ completed job, emits the Evaluation* metrics once."""
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -14,7 +13,7 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 from chalicelib.config.settings import WORKER_TIMEOUT_SECONDS
-from chalicelib.evaluation.outputs import ITEMS, LM_EVAL, REPORT, RESULTS, item_records
+from chalicelib.evaluation.outputs import ITEMS, LM_EVAL, REPORT, RESULTS, ItemsSpool
 from chalicelib.evaluation.results import EvaluationResults, JobRun, assemble
 from chalicelib.evaluation.totals import EvaluationTotals
 from chalicelib.jobs.context import JobContext
@@ -89,14 +88,15 @@ def _write_results(ctx: JobContext, job: JobRecord) -> tuple[EvaluationResults, 
     totals = EvaluationTotals(job.models, samples=job.samples, seed=job.seed)
     with TemporaryDirectory(prefix="tunegate-final-") as tmp:
         folder = Path(tmp)
-        spool = folder / "spool.jsonl"
-        with open(spool, "w", encoding="utf-8", newline="\n") as out:
+        spool = ItemsSpool(folder)
+        try:
             for record in ctx.store.chunks(job.evaluation_id):
                 chunk_results, chunk_totals = ctx.objects.get_chunk(record.object_key)
                 totals.merge(chunk_totals)
                 for result in chunk_results:
-                    for line in item_records(result):
-                        out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                    spool.write(result)
+        finally:
+            spool.close()
         finished = datetime.now(UTC)
         started = _parse_time(job.started_at) or _parse_time(job.created_at) or finished
         run = assemble(
@@ -114,7 +114,7 @@ def _write_results(ctx: JobContext, job: JobRecord) -> tuple[EvaluationResults, 
         )
         out_dir = folder / "out"
         out_dir.mkdir()
-        run.write(out_dir, deployments, spool)
+        run.write(out_dir, deployments, spool.path)
         # results.json last: whoever sees it finds the other three already in place.
         for name in (ITEMS, LM_EVAL, REPORT, RESULTS):
             ctx.objects.put_output(job.evaluation_id, name, out_dir / name)

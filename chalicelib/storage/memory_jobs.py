@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
 
-from chalicelib.evaluation.cache import CachedAnswer
+from chalicelib.evaluation.cache import CachedAnswer, MemoryCache
 from chalicelib.jobs.models import ChunkRecord, JobRecord, Status
 from chalicelib.storage.codec import from_item, to_item
 from chalicelib.storage.dynamo import AlreadyExists
@@ -182,13 +182,12 @@ def _active(item: Item) -> bool:
     return item.get("status") in ("queued", "running")
 
 
-class MemoryAnswerCache:
+class MemoryAnswerCache(MemoryCache):
     """One job's answers, shared by every cache of that job (as the table's items are), so a
     rerun finds what an interrupted run stored. No expiry: tests outlive no TTL."""
 
     def __init__(self, answers: dict[str, CachedAnswer], lock: threading.Lock) -> None:
-        self._answers = answers
-        self._lock = lock
+        super().__init__(answers, lock)
         self._mine: set[str] = set()
 
     def preload(self, keys: Iterable[str]) -> int:
@@ -197,13 +196,9 @@ class MemoryAnswerCache:
             self._mine |= found
             return len(found)
 
-    def get(self, key: str) -> CachedAnswer | None:
-        with self._lock:
-            return self._answers.get(key)
-
     def put(self, key: str, answer: CachedAnswer) -> None:
+        super().put(key, answer)
         with self._lock:
-            self._answers[key] = answer
             self._mine.add(key)
 
     def close(self) -> None:

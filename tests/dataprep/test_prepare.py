@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -300,21 +301,32 @@ def test_bedrock_limit_can_be_lowered_too(tmp_path: Path) -> None:
     assert summary["max_record_tokens"] == 1_000
 
 
-def test_free_text_labels_print_a_summary_not_a_column_per_label(tmp_path: Path) -> None:
-    rows = [
-        (f"question {i}: how did the treatment go?", f"It went {'well' if i % 2 else 'badly'} {i}")
-        for i in range(300)
-    ]
+def prepare_text_label(tmp_path: Path, rows: list[tuple[str, str]]) -> Any:
+    """`prepare` of a text,label CSV of `rows` to OpenAI files in tmp_path/out; it succeeds."""
     source = write_table(tmp_path / "in.csv", ["text", "label"], rows)
     result = run_cli(
         "prepare", source, "--text-column", "text", "--label-column", "label",
         "--format", "openai", "--out", tmp_path / "out",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    return result
+
+
+def read_summary(tmp_path: Path) -> dict[str, Any]:
+    summary: dict[str, Any] = json.loads((tmp_path / "out/summary.json").read_text("utf-8"))
+    return summary
+
+
+def test_free_text_labels_print_a_summary_not_a_column_per_label(tmp_path: Path) -> None:
+    rows = [
+        (f"question {i}: how did the treatment go?", f"It went {'well' if i % 2 else 'badly'} {i}")
+        for i in range(300)
+    ]
+    result = prepare_text_label(tmp_path, rows)
     table = result.stdout.split("tokens~ = ")[0].split("\nsplit ")[1].splitlines()
     assert max(map(len, table)) < 80, table
     assert "labels: free text (300 distinct), so no count per label" in result.stdout
-    summary = json.loads((tmp_path / "out/summary.json").read_text(encoding="utf-8"))
+    summary = read_summary(tmp_path)
     assert summary["label_kind"] == "free_text" and summary["distinct_labels"] == 300
     assert summary["splits"]["train"] == {
         "records": 240,
@@ -339,12 +351,6 @@ def test_label_kind_follows_openais_rule(counts: list[int], names: list[str], ki
 
 def test_many_classes_are_summarised_too(tmp_path: Path) -> None:
     rows = sample_rows({f"class{i:02d}": 10 for i in range(30)})
-    source = write_table(tmp_path / "in.csv", ["text", "label"], rows)
-    result = run_cli(
-        "prepare", source, "--text-column", "text", "--label-column", "label",
-        "--format", "openai", "--out", tmp_path / "out",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    result = prepare_text_label(tmp_path, rows)
     assert "labels: 30 classes; counts per label in summary.json" in result.stdout
-    summary = json.loads((tmp_path / "out/summary.json").read_text(encoding="utf-8"))
-    assert len(summary["splits"]["train"]["labels"]) == 30
+    assert len(read_summary(tmp_path)["splits"]["train"]["labels"]) == 30

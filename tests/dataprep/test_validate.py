@@ -76,14 +76,6 @@ BEDROCK_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("bad", "expected"), BEDROCK_CASES)
-def test_bedrock_rule_reported_at_its_line(tmp_path: Path, bad: str, expected: str) -> None:
-    path = _file_with(tmp_path, _bedrock, bad)
-    messages = _messages(path, "bedrock")
-    assert any(m.startswith(f"{path}:{BAD_LINE}: ") and expected in m for m in messages), messages
-    assert all(m.startswith(f"{path}:{BAD_LINE}: ") for m in messages), messages
-
-
 def test_bedrock_non_utf8_line(tmp_path: Path) -> None:
     path = _file_with(tmp_path, _bedrock, "PLACEHOLDER")
     path.write_bytes(path.read_bytes().replace(b"PLACEHOLDER", b'{"x": "\xff"}'))
@@ -134,10 +126,13 @@ OPENAI_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("bad", "expected"), OPENAI_CASES)
-def test_openai_rule_reported_at_its_line(tmp_path: Path, bad: str, expected: str) -> None:
-    path = _file_with(tmp_path, _openai, bad)
-    messages = _messages(path, "openai")
+@pytest.mark.parametrize(
+    ("fmt", "bad", "expected"),
+    [("bedrock", *case) for case in BEDROCK_CASES] + [("openai", *case) for case in OPENAI_CASES],
+)
+def test_rule_reported_at_its_line(tmp_path: Path, fmt: str, bad: str, expected: str) -> None:
+    path = _file_with(tmp_path, {"bedrock": _bedrock, "openai": _openai}[fmt], bad)
+    messages = _messages(path, fmt)
     assert any(m.startswith(f"{path}:{BAD_LINE}: ") and expected in m for m in messages), messages
     assert all(m.startswith(f"{path}:{BAD_LINE}: ") for m in messages), messages
 

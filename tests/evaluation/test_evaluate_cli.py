@@ -54,11 +54,30 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def evaluate_args(
+    out: Path, *models: str, dataset: Path | str = TEST_SET, extra: tuple[str, ...] = ()
+) -> list[str]:
+    """The `evaluate` command line of these models on `dataset`, writing to `out`."""
+    model_args = [arg for m in models for arg in ("--model", m)]
+    return ["evaluate", *model_args, "--dataset", str(dataset), "--out", str(out), *extra]
+
+
 def evaluate(
     out: Path, *models: str, dataset: Path | str = TEST_SET, extra: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
-    model_args = [arg for m in models for arg in ("--model", m)]
-    return cli("evaluate", *model_args, "--dataset", str(dataset), "--out", str(out), *extra)
+    return cli(*evaluate_args(out, *models, dataset=dataset, extra=extra))
+
+
+def start_evaluate(out: Path, model: str, extra: tuple[str, ...]) -> subprocess.Popen[str]:
+    """`evaluate` of `model` on TEST_SET in the background (to kill or interrupt it)."""
+    return subprocess.Popen(
+        command(*evaluate_args(out, model, extra=extra)),
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def read_items(out: Path) -> list[dict[str, Any]]:
@@ -234,23 +253,7 @@ def test_a_killed_run_resumes_without_calling_finished_items_again(
     out = tmp_path / "resume"
     args = ("--concurrency", "2", "--limit", "40")
     fresh_emulator.set_faults(latency_ms=100)
-    process = subprocess.Popen(
-        command(
-            "evaluate",
-            "--model",
-            "sentiment-converse",
-            "--dataset",
-            str(TEST_SET),
-            "--out",
-            str(out),
-            *args,
-        ),
-        cwd=ROOT,
-        env=dict(os.environ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_evaluate(out, "sentiment-converse", args)
     wait_for_cache(out, 8, process)
     process.kill()
     process.communicate()
@@ -278,24 +281,7 @@ def test_a_killed_run_resumes_without_calling_finished_items_again(
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(fresh_emulator: Any, tmp_path: Path) -> None:
     out = tmp_path / "interrupted"
     fresh_emulator.set_faults(latency_ms=100)
-    process = subprocess.Popen(
-        command(
-            "evaluate",
-            "--model",
-            "sentiment-converse",
-            "--dataset",
-            str(TEST_SET),
-            "--out",
-            str(out),
-            "--concurrency",
-            "2",
-        ),
-        cwd=ROOT,
-        env=dict(os.environ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_evaluate(out, "sentiment-converse", ("--concurrency", "2"))
     wait_for_cache(out, 4, process)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)

@@ -26,6 +26,35 @@ JOB_SETTINGS = {
 FINISHED = {"succeeded", "completed_with_errors", "failed", "cancelled"}
 
 
+def job_record(**fields: Any) -> Any:
+    """A JobRecord with small defaults (a running one-model job), `fields` over them."""
+    import uuid
+
+    from chalicelib.jobs.models import JobRecord
+
+    defaults: dict[str, Any] = {
+        "evaluation_id": uuid.uuid4().hex,
+        "status": "running",
+        "models": ["m"],
+        "dataset": "s3://b/k",
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "chunk_size": 10,
+        "chunks_in_flight": 1,
+        "chunk_concurrency": 1,
+    }
+    return JobRecord(**{**defaults, **fields})
+
+
+def planned(n_chunks: int) -> dict[str, int]:
+    """The JobRecord fields of a job planned into `n_chunks` chunks of 10, all scheduled."""
+    return {
+        "total": 10 * n_chunks,
+        "n_chunks": n_chunks,
+        "n_scheduled": n_chunks,
+        "planned_round": 0,
+    }
+
+
 def drug_review_records() -> list[dict[str, Any]]:
     return [json.loads(line) for line in TEST_SET.read_text().splitlines() if line.strip()]
 

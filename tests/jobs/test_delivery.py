@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from tests.jobs.conftest import MODELS, ROOT, Harness, comparable, configure_jobs
+from tests.jobs.conftest import (
+    MODELS,
+    ROOT,
+    Harness,
+    comparable,
+    configure_jobs,
+    job_record,
+    planned,
+)
 from tests.jobs.conftest import drug_review_records as records_of_test_set
 from tests.jobs.test_end_to_end import evaluation_metrics
 
@@ -160,24 +168,16 @@ def test_a_failing_message_is_reported_and_its_last_delivery_fails_the_job(
     jobs: Harness, stack: Any
 ) -> None:
     from chalicelib.jobs.context import get_job_context
-    from chalicelib.jobs.models import JobMessage, JobRecord
+    from chalicelib.jobs.models import JobMessage
 
     store = get_job_context().store
     evaluation_id = "0" * 31 + "1"
     store.create(
-        JobRecord(
+        job_record(
             evaluation_id=evaluation_id,
-            status="running",
             models=MODELS,
             dataset="s3://nowhere/none.jsonl",
-            created_at="2026-01-01T00:00:00+00:00",
-            chunk_size=10,
-            chunks_in_flight=1,
-            chunk_concurrency=1,
-            total=10,
-            n_chunks=1,
-            n_scheduled=1,
-            planned_round=0,
+            **planned(1),
         )
     )
     body = JobMessage("chunk", evaluation_id, 0, 0).body()  # its input was never written

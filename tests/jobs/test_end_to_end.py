@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.evaluation.test_evaluate_cli import ITEM_FIELDS
 from tests.jobs.conftest import MODELS, Harness, comparable, drug_review_records
 
 TIMES = ("started_at", "finished_at")
@@ -92,16 +93,7 @@ def test_items_pages_and_status_filter(jobs: Harness, reference: dict[str, Any])
     first = every[0]
     assert first["input"] == records[0]["prompt"]
     assert first["reference"] == records[0]["completion"].strip()
-    assert {
-        "index",
-        "input",
-        "reference",
-        "output",
-        "prediction",
-        "status",
-        "error_code",
-        "latency_ms",
-    } <= set(first)
+    assert ITEM_FIELDS - {"category"} <= set(first)
 
     for status in ("ok", "invalid", "error"):
         filtered = jobs.items(evaluation_id, f"status={status}&limit=5")

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from tests.conftest import API_KEY, auth_headers
-from tests.jobs.conftest import MODELS, Harness, drug_review_records
+from tests.jobs.conftest import MODELS, Harness, drug_review_records, job_record
 
 OWNER = "test-evaluate-key"
 OTHER = "test-other-evaluate-key"
@@ -65,19 +65,15 @@ def test_only_the_creator_and_admin_see_an_evaluation(jobs: Harness) -> None:
 def test_a_job_without_an_owner_is_seen_by_admin_only(jobs: Harness) -> None:
     """Jobs stored before owners were recorded: no key owns them, admin still reads them."""
     from chalicelib.jobs.context import get_job_context
-    from chalicelib.jobs.models import JobRecord
 
     evaluation_id = uuid.uuid4().hex
     get_job_context().store.create(
-        JobRecord(
+        job_record(
             evaluation_id=evaluation_id,
             status="queued",
             models=MODELS,
             dataset="s3://bucket/key.jsonl",
             created_at="2026-01-01T00:00:00Z",
-            chunk_size=10,
-            chunks_in_flight=1,
-            chunk_concurrency=1,
         )
     )
     base = f"/v1/evaluations/{evaluation_id}"

@@ -16,21 +16,12 @@ from chalicelib.jobs.finalizer import finalize
 from chalicelib.jobs.models import InvalidState, JobMessage, JobRecord
 from chalicelib.jobs.planner import handle_plan
 from chalicelib.storage.memory_jobs import MemoryJobStore
+from tests.jobs.conftest import job_record
 
 
 def context_with(status: str = "running", **fields: Any) -> tuple[Any, JobRecord]:
     store = MemoryJobStore()
-    job = JobRecord(
-        evaluation_id=uuid.uuid4().hex,
-        status=status,
-        models=["m"],
-        dataset="s3://b/k",
-        created_at="2026-01-01T00:00:00+00:00",
-        chunk_size=10,
-        chunks_in_flight=1,
-        chunk_concurrency=1,
-        **fields,
-    )
+    job = job_record(status=status, **fields)
     store.create(job)
     return SimpleNamespace(store=store), job
 

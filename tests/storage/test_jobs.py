@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.jobs.models import ChunkRecord, JobRecord
+from chalicelib.jobs.models import ChunkRecord
+from tests.jobs.conftest import job_record, planned
 
 
 @pytest.fixture()
@@ -17,24 +18,9 @@ def store(jobs: Any) -> Any:
 
 
 def running_job(store: Any, n_chunks: int = 3) -> str:
-    evaluation_id = uuid.uuid4().hex
-    store.create(
-        JobRecord(
-            evaluation_id=evaluation_id,
-            status="running",
-            models=["m"],
-            dataset="s3://b/k",
-            created_at="2026-01-01T00:00:00+00:00",
-            chunk_size=10,
-            chunks_in_flight=1,
-            chunk_concurrency=1,
-            total=10 * n_chunks,
-            n_chunks=n_chunks,
-            n_scheduled=n_chunks,
-            planned_round=0,
-        )
-    )
-    return evaluation_id
+    job = job_record(**planned(n_chunks))
+    store.create(job)
+    return str(job.evaluation_id)
 
 
 def chunk(n: int, errors: int = 0, round: int = 0) -> ChunkRecord:
