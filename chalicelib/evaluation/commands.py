@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.cli_output import aligned_table, fail
 from chalicelib.errors import ConfigurationError
-from chalicelib.evaluation.metric_table import METRICS, Metric
+from chalicelib.evaluation.metric_table import METRICS, Metric, shown
 from chalicelib.evaluation.pacing import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:  # the engine is imported when a command runs: other commands start faster
@@ -177,8 +177,8 @@ def _cli_value(metric: Metric, m: Mapping[str, Any]) -> str:
 def metrics_table(results: Mapping[str, Mapping[str, Any]]) -> str:
     """The metric table's CLI columns (accuracy ± stderr, macro F1 [95% CI], MAE, invalid
     rate), then n/errors and latency p50/p99."""
-    shown = [metric for metric in METRICS if metric.cli]
-    columns = ["model", *(metric.column for metric in shown)]
+    picked = [metric for metric in shown(METRICS, results.values()) if metric.cli]
+    columns = ["model", *(metric.column for metric in picked)]
     columns += ["n", "errors", "p50 ms", "p99 ms"]
     rows = []
     for model, m in results.items():
@@ -186,7 +186,7 @@ def metrics_table(results: Mapping[str, Mapping[str, Any]]) -> str:
         rows.append(
             [
                 model,
-                *(_cli_value(metric, m) for metric in shown),
+                *(_cli_value(metric, m) for metric in picked),
                 str(m.get("n", 0)),
                 str(m.get("n_error", 0)),
                 _num(latency.get("p50"), 1),

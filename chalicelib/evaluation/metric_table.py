@@ -4,8 +4,9 @@ in `metrics.py` (an EMF metric also wants a widget on the dashboard in infra/res
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 # rate: a share shown as a percentage; score: 0..1 shown with 3 decimals; error: unbounded.
 Display = Literal["rate", "score", "error"]
@@ -29,6 +30,7 @@ class Metric:
     headline: bool = False  # shown first; the trivial baselines are scored on these
     per_category: bool = False  # a column of the report's per-category table
     numeric_only: bool = False  # defined only for numeric answers: hidden when never scored
+    text_only: bool = False  # defined only for free-text answers: hidden when never scored
     per_item_mean: bool = False  # a mean of per-item scores (lm-eval aggregation "mean")
 
     @property
@@ -94,6 +96,54 @@ METRICS: tuple[Metric, ...] = (
         per_item_mean=True,
     ),
     Metric(
+        "exact_match",
+        "Exact match (normalised)",
+        "exact match",
+        True,
+        "exact_match",
+        spread="ci95",
+        cli="number",
+        per_category=True,
+        text_only=True,
+        per_item_mean=True,
+    ),
+    Metric(
+        "token_f1",
+        "Token F1 (SQuAD)",
+        "token F1",
+        True,
+        "f1",
+        spread="ci95",
+        cli="number",
+        per_category=True,
+        text_only=True,
+        per_item_mean=True,
+    ),
+    Metric(
+        "rouge_l",
+        "ROUGE-L F",
+        "ROUGE-L",
+        True,
+        "rougeL",
+        spread="ci95",
+        cli="number",
+        per_category=True,
+        text_only=True,
+        per_item_mean=True,
+    ),
+    Metric(
+        "chrf",
+        "chrF (β = 2)",
+        "chrF",
+        True,
+        "chrf",
+        spread="ci95",
+        cli="number",
+        per_category=True,
+        text_only=True,
+        per_item_mean=True,
+    ),
+    Metric(
         "invalid_rate",
         "Invalid rate",
         "invalid",
@@ -104,3 +154,10 @@ METRICS: tuple[Metric, ...] = (
         per_item_mean=True,
     ),
 )
+
+
+def shown(metrics: Iterable[Metric], results: Iterable[Mapping[str, Any]]) -> list[Metric]:
+    """The metrics to show for these results: text-only ones only when some result has them,
+    so label and number runs show what they always did."""
+    scored = list(results)
+    return [m for m in metrics if not m.text_only or any(r.get(m.key) is not None for r in scored)]

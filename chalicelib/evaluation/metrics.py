@@ -20,6 +20,7 @@ from chalicelib.evaluation.stats import (
     percentile,
     stratified_f1_expectation,
 )
+from chalicelib.evaluation.text_metrics import TextScores
 
 Status = Literal["ok", "invalid", "error"]
 INVALID = "<invalid>"
@@ -97,6 +98,7 @@ class _Tally:
         "latency",
         "input_tokens",
         "output_tokens",
+        "text",
     )
 
     def __init__(self) -> None:
@@ -111,6 +113,12 @@ class _Tally:
         self.latency = LatencySketch()
         self.input_tokens = 0
         self.output_tokens = 0
+        self.text: TextScores | None = None  # per-item text scores: text deployments only
+
+    def add_text(self, scores: Sequence[float]) -> None:
+        if self.text is None:
+            self.text = TextScores()
+        self.text.add(scores)
 
     def record(
         self,
@@ -219,10 +227,14 @@ class _Tally:
         self.latency.merge(other.latency)
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
+        if other.text is not None:
+            if self.text is None:
+                self.text = TextScores()
+            self.text.merge(other.text)
 
     def to_state(self) -> dict[str, Any]:
         self.fold()
-        return {
+        state: dict[str, Any] = {
             "n_ok": self.n_ok,
             "n_invalid": self.n_invalid,
             "n_error": self.n_error,
@@ -236,6 +248,9 @@ class _Tally:
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
         }
+        if self.text is not None:
+            state["text"] = self.text.to_state()
+        return state
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> _Tally:
@@ -252,6 +267,8 @@ class _Tally:
         tally.latency = LatencySketch.from_state(state["latency"])
         tally.input_tokens = int(state["input_tokens"])
         tally.output_tokens = int(state["output_tokens"])
+        if "text" in state:
+            tally.text = TextScores.from_state(state["text"])
         return tally
 
     def result(
@@ -268,6 +285,7 @@ class _Tally:
         }
         out.update(_classification(self.cells, n, seed, resamples))
         out.update(self._mae())
+        out.update((self.text or TextScores()).result(seed, resamples))
         out["latency_ms"] = {
             name: self.latency.quantile(q)
             for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
@@ -448,6 +466,11 @@ class ModelMetrics:
       first in L), stratified random guessing (expected accuracy sum p_c^2, expected macro F1
       computed exactly, not simulated) and the exact binomial test of the model's correct
       count against the majority rate.
+    - Text deployments also pass per-item `text_scores`: `exact_match`, `token_f1`, `rouge_l`
+      and `chrf` (means over the scored items) with `<name>_ci95`, a percentile bootstrap of
+      the items (same seed and resamples as macro F1). The state keeps each metric's distinct
+      per-item values with their counts, so the interval survives merging; without text
+      scores these keys are None (as `mae` is without numbers) and the state has no "text".
     """
 
     __slots__ = ("_all", "_categories")
@@ -474,12 +497,19 @@ class ModelMetrics:
         input_tokens: int = 0,
         output_tokens: int = 0,
         category: str | None = None,
+        text_scores: Sequence[float] | None = None,
     ) -> None:
-        """Record one item; labels already normalised, `prediction` None when unparseable."""
+        """Record one item; labels already normalised, `prediction` None when unparseable;
+        `text_scores` (a text deployment's `ok` answer) from `text_metrics.text_scores`."""
         item = (status, reference, prediction, reference_value, predicted_value, latency_ms)
         self._all.add_item(*item, input_tokens, output_tokens)
+        if text_scores is not None:
+            self._all.add_text(text_scores)
         if category is not None:
-            self._category(category).add_item(*item, input_tokens, output_tokens)
+            scope = self._category(category)
+            scope.add_item(*item, input_tokens, output_tokens)
+            if text_scores is not None:
+                scope.add_text(text_scores)
 
     def add_many(
         self,

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from chalicelib.evaluation.metric_table import METRICS, Metric
+from chalicelib.evaluation.metric_table import METRICS, Metric, shown
 from chalicelib.evaluation.report_css import CSS
 from chalicelib.evaluation.report_samples import samples_section
 from chalicelib.evaluation.report_svg import (
@@ -207,7 +207,7 @@ def _metrics_section(models: list[str], metrics: Mapping[str, Mapping[str, Any]]
     if not scored:
         return _note("No metrics in this run.")
     body = []
-    for title, cell, key, higher in _metric_rows():
+    for title, cell, key, higher in _metric_rows(shown(METRICS, (metrics[m] for m in scored))):
         best = _best(scored, metrics, key, higher) if key else set()
         tds = "".join(
             f'<td class="num{" best" if m in best else ""}">'
@@ -329,7 +329,7 @@ def _metric_row(metric: Metric) -> tuple[str, Cell, str, bool]:
     return (metric.title, _metric_cell(metric), metric.key, metric.higher_is_better)
 
 
-def _metric_rows() -> list[tuple[str, Cell, str, bool]]:
+def _metric_rows(table: Sequence[Metric]) -> list[tuple[str, Cell, str, bool]]:
     """(row title, a model's cell from its result and colour, key ranked for "best" or "",
     higher is better): the counts, the headline metrics, the baselines scored on them, the
     other metrics of the table, latency, tokens, cost."""
@@ -338,11 +338,11 @@ def _metric_rows() -> list[tuple[str, Cell, str, bool]]:
         ("ok", _field("n_ok", count), "", True),
         ("invalid", _field("n_invalid", count), "", True),
         ("error (not scored)", _field("n_error", count), "", True),
-        *(_metric_row(m) for m in METRICS if m.headline),
+        *(_metric_row(m) for m in table if m.headline),
         ("Majority baseline: accuracy / macro F1", _majority_cell, "", True),
         ("Stratified random baseline: accuracy / macro F1", _stratified_cell, "", True),
         ("Beats the majority baseline? (exact binomial p)", _beats_majority_cell, "", True),
-        *(_metric_row(m) for m in METRICS if not m.headline),
+        *(_metric_row(m) for m in table if not m.headline),
         ("Latency p50 / p90 / p99", _latency_cell, "", False),
         ("Tokens in / out", _tokens_cell, "", False),
         ("Cost (USD)", _field("cost_usd", usd), "", False),
@@ -557,7 +557,7 @@ def _category_section(models: list[str], metrics: Mapping[str, Mapping[str, Any]
         for m in METRICS
         if m.per_category
         and (
-            not m.numeric_only
+            not (m.numeric_only or m.text_only)
             or any(
                 number(_mapping(v).get(m.key)) is not None
                 for per in cats.values()

@@ -7,12 +7,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chalicelib.evaluation.answers import ItemResult
+from chalicelib.evaluation.answers import Answer, ItemResult
 from chalicelib.evaluation.metrics import ModelComparison, ModelMetrics, Outcome, Pricing
 from chalicelib.evaluation.samples import DEFAULT_SAMPLES, SampleSelector
+from chalicelib.evaluation.scoring import MATCH, MISMATCH
+from chalicelib.evaluation.text_metrics import text_scores
 
 STATE_VERSION = 1
 _COUNTERS = ("n_items", "n_items_with_errors", "n_answers_cached", "model_calls")
+
+
+def _text_scores(answer: Answer, reference: str) -> tuple[float, ...] | None:
+    """A text deployment's scored answer (scoring's match/mismatch with no parsed prediction)
+    against the item's reference, the last assistant turn for a conversation."""
+    if (
+        answer.status != "ok"
+        or answer.output is None
+        or answer.prediction is not None
+        or answer.key not in (MATCH, MISMATCH)
+        or answer.reference.key != MATCH
+    ):
+        return None
+    return text_scores(answer.output, reference)
 
 
 class EvaluationTotals:
@@ -43,6 +59,7 @@ class EvaluationTotals:
                 input_tokens=answer.input_tokens,
                 output_tokens=answer.output_tokens,
                 category=item.category,
+                text_scores=_text_scores(answer, item.reference),
             )
             outcomes[answer.model] = Outcome(answer.key, answer.status, answer.value)
             self.n_answers_cached += answer.cached
