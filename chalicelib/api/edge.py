@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from chalice.app import Blueprint, Chalice, Request, Response
@@ -41,17 +42,36 @@ _caller: ContextVar[KeyEntry | None] = ContextVar("tunegate_caller", default=Non
 SCOPE_ATTRIBUTE = "tunegate_scope"
 
 
+def contract_key(request: Request) -> str | None:
+    """The key as the contract's routes take it: the `x-api-key` header."""
+    return request.headers.get("x-api-key")
+
+
+@dataclass(frozen=True)
+class RouteEdge:
+    """What a family of routes reads its key from and how it renders errors: the contract's
+    routes (`x-api-key`, the contract's envelope) or the OpenAI-compatible ones."""
+
+    read_key: Callable[[Request], str | None] = contract_key
+    # A lambda: error_response is defined further down this module.
+    render: Callable[[TunegateError], Response] = lambda error: error_response(error)
+
+
+CONTRACT_EDGE = RouteEdge()
+
+
 def api_route(
     owner: Chalice | Blueprint,
     path: str,
     *,
     scope: Scope | None = None,
     public: bool = False,
+    edge: RouteEdge = CONTRACT_EDGE,
     **options: Any,
 ) -> Callable[[Callable[..., Any]], Any]:
     """`route` plus the API-key and scope check and the one translation of domain errors to
-    responses. A protected route must name its scope: forgetting it fails at import, never
-    opens the route to every key.
+    responses (in `edge`'s shape). A protected route must name its scope: forgetting it fails
+    at import, never opens the route to every key.
 
     Works for the app and for blueprints, so every route family shares the same edge."""
     if public == (scope is not None):
@@ -63,15 +83,14 @@ def api_route(
             token = None
             try:
                 if scope is not None:
-                    request = owner.current_request
-                    key = request.headers.get("x-api-key") if request else None
+                    key = edge.read_key(current_request(owner))
                     entry = require_api_key(key, get_runtime().settings, scope)
                     token = _caller.set(entry)
                 return view(**kwargs)
             except TunegateError as exc:
                 if exc.status >= 500:
                     logger.warning("request failed", extra={"error_code": exc.code})
-                return error_response(exc)
+                return edge.render(exc)
             finally:
                 if token is not None:
                     _caller.reset(token)
@@ -91,17 +110,19 @@ def caller() -> KeyEntry:
 
 
 def api_routes(
-    owner: Chalice | Blueprint, protected_options: dict[str, Any] | None = None
+    owner: Chalice | Blueprint,
+    protected_options: dict[str, Any] | None = None,
+    edge: RouteEdge = CONTRACT_EDGE,
 ) -> Callable[..., Callable[[Callable[..., Any]], Any]]:
-    """`api_route` bound to `owner`, adding `protected_options` (the gateway's key check:
-    authorizer and `api_key_required`) to every route that is not public."""
+    """`api_route` bound to `owner` and `edge`, adding `protected_options` (the gateway's key
+    check: authorizer and `api_key_required`) to every route that is not public."""
 
     def route(
         path: str, *, scope: Scope | None = None, public: bool = False, **options: Any
     ) -> Any:
         if not public:
             options = {**(protected_options or {}), **options}
-        return api_route(owner, path, scope=scope, public=public, **options)
+        return api_route(owner, path, scope=scope, public=public, edge=edge, **options)
 
     return route
 

@@ -6,18 +6,14 @@ OpenAI's error body `{"error": {"message", "type", "param", "code"}}` carries th
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalice.app import Blueprint, Chalice, Request, Response
 
-from chalicelib.api.edge import SCOPE_ATTRIBUTE, json_response
-from chalicelib.auth.keys import require_api_key
+from chalicelib.api.edge import RouteEdge, api_routes, json_response
 from chalicelib.auth.scopes import Scope
 from chalicelib.errors import TunegateError, Unauthorized
-from chalicelib.observability import logger
-from chalicelib.runtime import get_runtime
 
 #: Every OpenAI-compatible route answers (or lists) models: the contract's `invoke` scope.
 ROUTE_SCOPE: Scope = "invoke"
@@ -44,13 +40,13 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-api-key") or bearer_token(headers.get("authorization"))
 
 
-def authenticate(request: Request) -> None:
-    """The one key check of these routes (the `invoke` scope): the app's own check, whichever
-    header carries the key."""
+def route_key(request: Request) -> str:
+    """The key of these routes, whichever header carries it; 401 in OpenAI's words when none
+    does (the scope check is the app's own, in `api_route`)."""
     key = presented_key(request.headers)
     if not key:
         raise Unauthorized(MISSING_KEY)
-    require_api_key(key, get_runtime().settings, ROUTE_SCOPE)
+    return key
 
 
 def openai_error_body(error: TunegateError) -> dict[str, Any]:
@@ -70,30 +66,18 @@ def openai_error_response(error: TunegateError) -> Response:
     return json_response(openai_error_body(error), error.status, error.headers())
 
 
+OPENAI_EDGE = RouteEdge(read_key=route_key, render=openai_error_response)
+
+
 def openai_routes(
     owner: Chalice | Blueprint, protected_options: dict[str, Any] | None = None
 ) -> Callable[..., Callable[[Callable[..., Any]], Any]]:
-    """`route` for the OpenAI-compatible routes: the key check and OpenAI's error shape, plus
+    """`route` for the OpenAI-compatible routes: the app's own route edge (key, `invoke` scope,
+    errors rendered once) with the key from either header and errors in OpenAI's shape, plus
     `protected_options` (the deployed gateway's authorizer for the header these routes use)."""
+    routes = api_routes(owner, protected_options, edge=OPENAI_EDGE)
 
-    def route(path: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
-        def decorate(view: Callable[..., Any]) -> Any:
-            @functools.wraps(view)
-            def handler(**kwargs: Any) -> Any:
-                try:
-                    request = owner.current_request
-                    if request is None:
-                        raise RuntimeError("no current request")
-                    authenticate(request)
-                    return view(**kwargs)
-                except TunegateError as exc:
-                    if exc.status >= 500:
-                        logger.warning("request failed", extra={"error_code": exc.code})
-                    return openai_error_response(exc)
-
-            setattr(handler, SCOPE_ATTRIBUTE, ROUTE_SCOPE)
-            return owner.route(path, **{**(protected_options or {}), **options})(handler)
-
-        return decorate
+    def route(path: str, **options: Any) -> Any:
+        return routes(path, scope=ROUTE_SCOPE, **options)
 
     return route
