@@ -32,6 +32,16 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**{k: os.environ[k] for k in keep if k in os.environ}, **extra}
 
 
+def moved_ports_env(port: int) -> dict[str, str]:
+    """A user's shell that moves all three ports: the API to `port`, moto and the emulator to
+    free ones."""
+    return clean_env(
+        PORT=str(port),
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",
+        AWS_ENDPOINT_URL_BEDROCK_RUNTIME=f"http://127.0.0.1:{free_port()}",
+    )
+
+
 def processes() -> dict[int, tuple[int, str]]:
     """pid -> (parent pid, command line) of every process (Linux /proc)."""
     found = {}
@@ -98,11 +108,7 @@ def call(url: str, method: str = "GET", body: Any = None) -> tuple[int, dict[str
 def runner(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
     """`make run` on free ports (what `PORT=... AWS_ENDPOINT_URL=... make run` does)."""
     port = free_port()
-    env = clean_env(
-        PORT=str(port),
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",
-        AWS_ENDPOINT_URL_BEDROCK_RUNTIME=f"http://127.0.0.1:{free_port()}",
-    )
+    env = moved_ports_env(port)
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(
@@ -214,11 +220,7 @@ def test_a_busy_port_names_itself_and_how_to_move(variable: str, advice: str) ->
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        env = clean_env(
-            PORT=str(free_port()),
-            AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",
-            AWS_ENDPOINT_URL_BEDROCK_RUNTIME=f"http://127.0.0.1:{free_port()}",
-        )
+        env = moved_ports_env(free_port())
         env[variable] = str(port) if variable == "PORT" else f"http://127.0.0.1:{port}"
         result = subprocess.run(
             [sys.executable, "scripts/run_local.py"],
