@@ -24,7 +24,7 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -52,21 +52,17 @@ class QuietRequestHandler(MotoRequestHandler):  # type: ignore[misc]
             super().log_request(code, size)
 
 
-def local_moto_app() -> SerialDynamoDB:
-    return SerialDynamoDB(DomainDispatcherApplication(create_backend_app))
+def local_moto_server(host: str, port: int) -> BaseWSGIServer:
+    """moto's threaded server, DynamoDB serialised, request lines not logged."""
+    app = SerialDynamoDB(DomainDispatcherApplication(create_backend_app))
+    return make_server(host, port, app, True, request_handler=QuietRequestHandler)
 
 
 class LocalMotoServer(ThreadedMotoServer):
-    """`ThreadedMotoServer` (in-process, on a thread) serving `local_moto_app`."""
+    """`ThreadedMotoServer` (in-process, on a thread) serving `local_moto_server`."""
 
     def _server_entry(self) -> None:
-        self._server = make_server(
-            self._ip_address,
-            self._port,
-            local_moto_app(),
-            True,
-            request_handler=QuietRequestHandler,
-        )
+        self._server = local_moto_server(self._ip_address, self._port)
         self._server_ready_event.set()
         self._server.serve_forever()
 
@@ -76,9 +72,7 @@ def main() -> None:
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5000)
     args = parser.parse_args()
-    server = make_server(
-        args.host, args.port, local_moto_app(), True, request_handler=QuietRequestHandler
-    )
+    server = local_moto_server(args.host, args.port)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     server.serve_forever()
 
