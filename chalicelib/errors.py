@@ -42,6 +42,12 @@ class InvalidRequest(TunegateError):
     status, code = 400, "invalid_request"
 
 
+class CostLimitExceeded(TunegateError):
+    """A tuning job whose estimated cost is above the `max_cost_usd` the caller set."""
+
+    status, code = 400, "cost_limit_exceeded"
+
+
 class Unauthorized(TunegateError):
     status, code = 401, "unauthorized"
 

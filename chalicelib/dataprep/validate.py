@@ -157,7 +157,7 @@ def detect_separator(tails: list[str]) -> str | None:
     return chosen[0] if chosen else None
 
 
-def _stop_of(completion: str) -> str:
+def stop_of(completion: str) -> str:
     return next((stop for stop in _KNOWN_STOPS if completion.endswith(stop)), "")
 
 
@@ -180,10 +180,10 @@ def _openai_file_checks(
                 elif not tail[: -len(separator)].strip() and len(tail) < _TAIL:
                     yield Violation(line, "prompt has no text before the separator")
     if completions:
-        stops = Counter(_stop_of(text) for _, text in completions)
+        stops = Counter(stop_of(text) for _, text in completions)
         stop, users = stops.most_common(1)[0]
         for line, text in completions:
-            found = _stop_of(text)
+            found = stop_of(text)
             if found != stop:
                 expected = f"the stop suffix {stop!r}" if stop else "no stop suffix"
                 yield Violation(
@@ -273,7 +273,7 @@ def validate_file(
             if isinstance(completion, str) and completion:
                 completions.append((line, completion[-_TAIL:]))
                 if isinstance(prompt, str):
-                    own_stop = _stop_of(completion)
+                    own_stop = stop_of(completion)
                     quality.add(line, prompt, completion, stop=own_stop, separator=ending)
         elif fmt == "bedrock" and (conversation := _conversation(value)):
             prompt, completion, system = conversation
@@ -286,7 +286,7 @@ def validate_file(
         if separator:
             violations.extend(_separator_inside(path, separator, inside))
         if completions:
-            stop = Counter(_stop_of(text) for _, text in completions).most_common(1)[0][0]
+            stop = Counter(stop_of(text) for _, text in completions).most_common(1)[0][0]
     if records == 0:
         violations.append(Violation(None, "no records"))
     if fmt == "bedrock":
