@@ -3,9 +3,10 @@
 Bedrock (user guide, "Analyze the results of a model customization job") writes under the
 output prefix `training_artifacts/step_wise_training_metrics.csv` (step_number, epoch_number,
 training_loss, perplexity) and `validation_artifacts/post_fine_tuning_validation/
-validation_metrics.csv` (the same with validation_loss). OpenAI's result file is a CSV
-(step, train_loss, train_accuracy, valid_loss, valid_mean_token_accuracy, full_valid_loss...)
-and its job events of type "metrics" carry the same names in `data`.
+validation_metrics.csv` (the same with validation_loss); step_number counts from 0.
+OpenAI's result file is a CSV (step, train_loss, train_accuracy, valid_loss,
+valid_mean_token_accuracy, full_valid_loss...) and its job events of type "metrics" carry
+the same names in `data`.
 Texts in, values out: fetching the files is the service's business.
 """
 
@@ -161,8 +162,9 @@ def early_stop(series: list[LossPoint], epochs_requested: int) -> EarlyStop | No
     """Where training stopped early: fewer epochs ran than were asked for, and validation loss
     was measured. The point is the best validation loss (the model the provider keeps)."""
     measured = [p for p in series if p.validation_loss is not None]
-    epochs = [p.epoch for p in series if p.epoch is not None]
-    epochs_run = max(epochs) if epochs else None
+    # distinct epochs seen, not the largest number: the guide says steps count from 0 but
+    # not where epoch numbers start
+    epochs_run = len({p.epoch for p in series if p.epoch is not None}) or None
     if not measured or epochs_run is None or epochs_run >= epochs_requested:
         return None
     best = min(measured, key=lambda p: (p.validation_loss, p.step))

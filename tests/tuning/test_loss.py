@@ -90,3 +90,12 @@ def test_early_stopping_point() -> None:
     assert (stop.step, stop.epoch, stop.validation_loss, stop.epochs_run) == (3, 2, 1.9, 2)
     assert early_stop(series, epochs_requested=2) is None  # ran every epoch asked for
     assert early_stop(parse_bedrock(TRAINING), epochs_requested=5) is None  # nothing measured
+
+
+def test_epochs_run_does_not_depend_on_where_epoch_numbers_start() -> None:
+    zero_based = TRAINING.replace(",1,", ",0,").replace(",2,", ",1,")
+    stop = early_stop(
+        parse_bedrock(zero_based, VALIDATION.replace(",1,", ",0,").replace(",2,", ",1,")), 5
+    )
+    assert stop is not None and stop.epochs_run == 2
+    assert early_stop(parse_bedrock(zero_based), 2) is None
