@@ -36,8 +36,7 @@ class DataViolation:
     warning: bool = False
 
     def detail(self) -> dict[str, Any]:
-        where = f"{self.role}" if self.line is None else f"{self.role}.line {self.line}"
-        return {"line": self.line, "field": where, "reason": self.reason}
+        return {"line": self.line, "field": self.role, "reason": self.reason}
 
 
 @dataclass

@@ -47,7 +47,7 @@ def test_a_bad_line_gives_a_400_with_its_line_number() -> None:
         raise_for_violations([check])
     assert exc.value.status == 400 and "line 7" in exc.value.message
     assert exc.value.details and exc.value.details[0]["line"] == 7
-    assert exc.value.details[0]["field"] == "training.line 7"
+    assert exc.value.details[0]["field"] == "training"
     assert {d["line"] for d in exc.value.details} == {7, 21}
 
 
