@@ -37,6 +37,8 @@ class InvocationRecord:
     input: dict[str, Any] | None = None
     output: str | None = None
     expires_at: int | None = None
+    version: int | None = None  # the alias's version that answered (None: before versions)
+    shadow_of: str | None = None  # a shadow copy: the id of the served invocation it copies
 
 
 class InvocationStore(Protocol):
