@@ -209,8 +209,9 @@ def _number_criterion(pair: _Pair) -> GateDecision:
     """MAE (lower is better): increase <= max_drop; else an increase not significant with MAE
     not above the champion's 95% upper bound.
 
-    The evaluation keeps no interval for MAE, so the champion's is mae ± 1.96·mae_stderr, and
-    significance is a z-test of the MAE difference with the two standard errors. That test is
+    The evaluation keeps no interval for MAE today, so the champion's is mae ± 1.96·mae_stderr
+    (a `mae_ci95`, should results gain one, is used instead; `champion_ci95_method` says which),
+    and significance is a z-test of the MAE difference with the two standard errors. That test is
     unpaired (the evaluation keeps no per-item error differences): it overstates the variance
     of a paired difference, so the interval bound is what holds a clearly worse candidate back.
     """
@@ -218,10 +219,13 @@ def _number_criterion(pair: _Pair) -> GateDecision:
     cand, champ = pair.candidate_result.get("mae"), pair.champion_result.get("mae")
     cand_se = pair.candidate_result.get("mae_stderr")
     champ_se = pair.champion_result.get("mae_stderr")
-    ci = None
-    if champ is not None and champ_se is not None:
+    ci = pair.champion_result.get("mae_ci95")
+    method = "the evaluation's mae_ci95"
+    if ci is None and champ is not None and champ_se is not None:
         ci = [champ - Z_95 * champ_se, champ + Z_95 * champ_se]
+        method = "mae ± 1.96·mae_stderr (the evaluation has no interval for MAE)"
     metrics["mae"]["champion_ci95"] = ci
+    metrics["mae"]["champion_ci95_method"] = method if ci is not None else None
     p = None
     if cand is not None and champ is not None and cand_se is not None and champ_se is not None:
         spread = math.sqrt(cand_se * cand_se + champ_se * champ_se)

@@ -209,6 +209,7 @@ def test_number_outputs_are_gated_on_mae() -> None:
     assert (mae["candidate"], mae["champion"]) == (0.25, 0.5)
     high = mae["champion_ci95"][1]  # no CI for MAE in results: mae + 1.96 stderr
     assert high == pytest.approx(0.5 + 1.959963984540054 * mae_stderr(champion, refs))
+    assert mae["champion_ci95_method"].startswith("mae ± 1.96·mae_stderr")
 
     worse = off_by(refs, [2.0, 1.0] * 200)
     rejected = gate(evaluate(refs, {CHAMPION: champion, CANDIDATE: worse}, numeric=True), "number")
@@ -245,3 +246,19 @@ def test_number_outputs_without_enough_values_are_rejected() -> None:
     assert any("too few items" in r for r in one.reasons)
     none = gate(evaluate(refs, {CHAMPION: [3.0], CANDIDATE: [None]}, numeric=True), "number")
     assert not none.passed
+
+
+def test_an_mae_interval_in_the_results_is_used_when_present() -> None:
+    refs = numbers(400)
+    champion = off_by(refs, [1.0, 0.0] * 200)
+    noisy = off_by(refs, ([6.0] + [0.0] * 9) * 40)  # rejected on mae ± 1.96·stderr (above)
+    run = evaluate(refs, {CHAMPION: champion, CANDIDATE: noisy}, numeric=True)
+    run.results[CHAMPION]["mae_ci95"] = [0.4, 0.7]  # e.g. a bootstrap interval, wider
+    decision = gate(run, "number")
+    assert decision.passed, decision.reasons
+    assert decision.comparison is not None
+    mae = decision.comparison["metrics"]["mae"]
+    assert (mae["champion_ci95"], mae["champion_ci95_method"]) == (
+        [0.4, 0.7],
+        "the evaluation's mae_ci95",
+    )
