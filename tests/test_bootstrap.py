@@ -48,6 +48,11 @@ def test_bootstrap_is_idempotent_and_complete(local_stack: Any) -> None:
     ]
     ttl = boto3.client("dynamodb").describe_time_to_live(TableName="tunegate-test-invocations")
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
+    table = boto3.client("dynamodb").describe_table(TableName="tunegate-test-invocations")
+    indexes = table["Table"]["GlobalSecondaryIndexes"]  # compare: an alias's invocations by time
+    assert [(i["IndexName"], [k["AttributeName"] for k in i["KeySchema"]]) for i in indexes] == [
+        ("model-created_at-index", ["model", "created_at"])
+    ]
 
 
 def test_bootstrap_applies_a_changed_retention_to_the_existing_bucket(local_stack: Any) -> None:

@@ -16,6 +16,7 @@ from chalicelib import aws
 from chalicelib.config.settings import Settings, get_settings
 from chalicelib.jobs.objects import retention_rule
 from chalicelib.storage.feedback import MODEL_INDEX
+from chalicelib.storage.invocations import MODEL_INDEX as INVOCATIONS_MODEL_INDEX
 
 
 def _key_schema(keys: Sequence[str]) -> list[dict[str, str]]:
@@ -125,7 +126,12 @@ def _create_bucket(name: str) -> None:
 def bootstrap_resources(settings: Settings | None = None) -> Iterator[str]:
     """Each resource's line (`created` or `exists`); `settings` default to the process's."""
     settings = settings or get_settings()
-    yield ensure_table(settings.invocations_table, ["invocation_id"], ttl_attribute="expires_at")
+    yield ensure_table(
+        settings.invocations_table,
+        ["invocation_id"],
+        ttl_attribute="expires_at",
+        indexes={INVOCATIONS_MODEL_INDEX: ["model", "created_at"]},
+    )
     yield ensure_table(
         settings.feedback_table,
         ["invocation_id"],

@@ -71,6 +71,42 @@ def update(request: dict[str, Any], unavailable: str) -> dict[str, Any] | None:
     return reply
 
 
+def query_window(
+    table: str,
+    index: str,
+    partition: tuple[str, str],
+    sort_key: str,
+    start: str | None,
+    end: str | None,
+    unavailable: str,
+) -> Iterator[dict[str, Any]]:
+    """Every item of an index partition whose sort key is within [start, end] (either bound
+    optional), in sort-key order, page after page."""
+    name, value = partition
+    condition = "#p = :p"
+    values: dict[str, Any] = {":p": {"S": value}}
+    if start and end:
+        condition += " AND #s BETWEEN :start AND :end"
+    elif start:
+        condition += " AND #s >= :start"
+    elif end:
+        condition += " AND #s <= :end"
+    values |= {f":{k}": {"S": v} for k, v in (("start", start), ("end", end)) if v}
+    request: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": index,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": {"#p": name, **({"#s": sort_key} if start or end else {})},
+        "ExpressionAttributeValues": values,
+    }
+    while True:
+        page = call(lambda: aws.client("dynamodb").query(**request), unavailable)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 class Update:
     """An UpdateItem expression built from plain values (every name goes through #aliases, so
     DynamoDB's reserved words never bite)."""

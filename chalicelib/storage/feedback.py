@@ -12,9 +12,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Protocol
+from typing import Protocol
 
-from chalicelib import aws
 from chalicelib.storage import dynamo
 from chalicelib.storage.codec import from_item, to_item
 from chalicelib.storage.dynamo import AlreadyExists, Update
@@ -92,31 +91,9 @@ class DynamoFeedbackStore:
         self, model: str, start: str | None = None, end: str | None = None
     ) -> Iterator[FeedbackRecord]:
         """Every record of `model` updated within [start, end] (ISO 8601 UTC strings)."""
-        condition = "#model = :model"
-        values: dict[str, Any] = {":model": {"S": model}}
-        if start and end:
-            condition += " AND updated_at BETWEEN :start AND :end"
-            values |= {":start": {"S": start}, ":end": {"S": end}}
-        elif start:
-            condition += " AND updated_at >= :start"
-            values[":start"] = {"S": start}
-        elif end:
-            condition += " AND updated_at <= :end"
-            values[":end"] = {"S": end}
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": MODEL_INDEX,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": {"#model": "model"},
-            "ExpressionAttributeValues": values,
-        }
-        while True:
-            page = dynamo.call(lambda: aws.client("dynamodb").query(**kwargs), UNAVAILABLE)
-            for item in page.get("Items", []):
-                yield FeedbackRecord(**from_item(item))
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        window = (self.table_name, MODEL_INDEX, ("model", model), "updated_at", start, end)
+        for item in dynamo.query_window(*window, UNAVAILABLE):
+            yield FeedbackRecord(**from_item(item))
 
 
 class MemoryFeedbackStore:

@@ -6,6 +6,7 @@ One item per invocation, written with a single conditional put, so nothing is ev
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -15,6 +16,7 @@ from chalicelib.storage import dynamo
 from chalicelib.storage.codec import from_item, to_item
 from chalicelib.storage.dynamo import AlreadyExists
 
+MODEL_INDEX = "model-created_at-index"
 _UNRECORDED = "The invocation could not be recorded; try again shortly."
 _UNREADABLE = "Invocations cannot be read right now."
 
@@ -37,6 +39,8 @@ class InvocationRecord:
     input: dict[str, Any] | None = None
     output: str | None = None
     expires_at: int | None = None
+    version: int | None = None  # the alias's version that answered (None: before versions)
+    shadow_of: str | None = None  # a shadow copy: the id of the served invocation it copies
 
 
 class InvocationStore(Protocol):
@@ -46,6 +50,12 @@ class InvocationStore(Protocol):
     def get(self, invocation_id: str) -> InvocationRecord: ...
 
     def get_many(self, invocation_ids: list[str]) -> dict[str, InvocationRecord]: ...
+
+    def for_model(
+        self, model: str, start: str | None = None, end: str | None = None
+    ) -> Iterator[InvocationRecord]:
+        """Every record of the alias `model` created within [start, end] (ISO 8601 UTC
+        strings, either optional), in `created_at` order, read page by page (compare)."""
 
 
 class MemoryInvocationStore:
@@ -68,6 +78,19 @@ class MemoryInvocationStore:
     def get_many(self, invocation_ids: list[str]) -> dict[str, InvocationRecord]:
         with self._lock:
             return {i: self._items[i] for i in invocation_ids if i in self._items}
+
+    def for_model(
+        self, model: str, start: str | None = None, end: str | None = None
+    ) -> Iterator[InvocationRecord]:
+        with self._lock:
+            found = [
+                r
+                for r in self._items.values()
+                if r.model == model
+                and (start is None or r.created_at >= start)
+                and (end is None or r.created_at <= end)
+            ]
+        yield from sorted(found, key=lambda r: r.created_at)
 
 
 class DynamoInvocationStore:
@@ -107,6 +130,14 @@ class DynamoInvocationStore:
                     found[record.invocation_id] = record
                 request = response.get("UnprocessedKeys") or {}
         return found
+
+    def for_model(
+        self, model: str, start: str | None = None, end: str | None = None
+    ) -> Iterator[InvocationRecord]:
+        """A query of the `model` + `created_at` index (projection ALL), page by page."""
+        window = (self.table_name, MODEL_INDEX, ("model", model), "created_at", start, end)
+        for item in dynamo.query_window(*window, _UNREADABLE):
+            yield InvocationRecord(**from_item(item))
 
 
 def _batch_get(request: dict[str, Any]) -> Any:

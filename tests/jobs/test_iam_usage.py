@@ -273,6 +273,11 @@ def run_api(jobs: Harness, settings: Any) -> dict[str, str]:
             body=json.dumps(feedback),
         )
         assert posted.status_code in (200, 201), posted.body
+    # compare (issue 13) reads an alias's invocations by time through this store call; until
+    # its route exists, the call stands in for it (the route will replace these two lines).
+    from chalicelib.runtime import get_runtime
+
+    assert list(get_runtime().invocations.for_model("sentiment-converse")), "the invoke above"
     for path in (
         "/v1/models",
         "/v1/models/sentiment-converse/feedback/summary",

@@ -66,3 +66,62 @@ def test_get_many_reads_past_one_batch(invocations: Any) -> None:
         invocations.put(r)
     found = invocations.get_many([r.invocation_id for r in stored])
     assert found == {r.invocation_id: r for r in stored}
+
+
+def test_versions_and_shadow_copies_read_back(invocations: Any) -> None:
+    served = record(version=2)
+    shadow = record(version=3, shadow_of=served.invocation_id, latency_ms=900.0)
+    for r in (served, shadow):
+        invocations.put(r)
+        assert invocations.get(r.invocation_id) == r
+    assert invocations.get_many([shadow.invocation_id])[shadow.invocation_id].shadow_of == (
+        served.invocation_id
+    )
+
+
+def test_listed_per_model_in_time_order_within_a_range(invocations: Any) -> None:
+    model, other = f"m-{uuid.uuid4().hex}", f"m-{uuid.uuid4().hex}"
+    times = [f"2026-01-0{day}T00:00:00.000+00:00" for day in (3, 1, 4, 2)]
+    for version, at in enumerate(times, start=1):
+        invocations.put(record(model=model, created_at=at, version=version))
+    invocations.put(record(model=other, created_at=times[0]))
+
+    def listed(start: str | None = None, end: str | None = None) -> list[str]:
+        return [r.created_at[:10] for r in invocations.for_model(model, start, end)]
+
+    assert listed() == ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"]
+    assert listed(start=times[3]) == ["2026-01-02", "2026-01-03", "2026-01-04"]
+    assert listed(end=times[3]) == ["2026-01-01", "2026-01-02"]
+    assert listed(times[3], times[0]) == ["2026-01-02", "2026-01-03"]
+    assert listed("2026-02-01T00:00:00.000+00:00") == []
+    assert [r.version for r in invocations.for_model(model)] == [2, 4, 1, 3]
+    assert [r.model for r in invocations.for_model(other)] == [other]
+
+
+def test_a_window_larger_than_a_page_is_read_whole(invocations: Any, backend: str) -> None:
+    """DynamoDB answers a query in pages of at most 1 MB: 1.5 MB of records takes two."""
+    from chalicelib import aws
+
+    model = f"m-{uuid.uuid4().hex}"
+    big = "x" * 60_000
+    stored = [
+        record(model=model, created_at=f"2026-01-01T00:00:{s:02d}.000+00:00", output=big)
+        for s in range(25)
+    ]
+    for r in stored:
+        invocations.put(r)
+    if backend == "memory":
+        assert list(invocations.for_model(model)) == stored
+        return
+    pages: list[int] = []
+
+    def count(parsed: dict[str, Any], **_: Any) -> None:
+        pages.append(parsed["Count"])
+
+    events = aws.client("dynamodb").meta.events
+    events.register("after-call.dynamodb.Query", count)
+    try:
+        assert list(invocations.for_model(model)) == stored
+    finally:
+        events.unregister("after-call.dynamodb.Query", count)
+    assert len(pages) > 1 and sum(pages) == 25

@@ -1,0 +1,1 @@
+"""Deployments as data: versions, aliases, routing, the promotion gate and compare."""

@@ -1,0 +1,1 @@
+"""Tests of deployments: the promotion gate, compare and their statistics."""
