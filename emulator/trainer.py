@@ -23,7 +23,7 @@ from emulator.reference_model import Example, example_from_record, strip_separat
 BASE_STEP = 2.0
 #: A learning rate given as an absolute value (Titan/Llama/Nova style) is read relative to this.
 REFERENCE_LEARNING_RATE = 1e-5
-N_FEATURES = 2**18
+N_FEATURES = 2**16
 
 
 class DataError(ValueError):
