@@ -484,3 +484,39 @@ def test_per_model_latency_fault_reaches_one_model_only(local_stack: Any) -> Non
         emulator.set_faults()
     with pytest.raises(ValueError, match="non-negative"):
         emulator.set_faults(model_latency_ms={"x": -1})
+
+
+def test_cli_flag_paces_the_control_plane(s3: Any) -> None:
+    """`python -m emulator --control-plane-step-seconds 60`: a new job is still InProgress."""
+    import os
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--port",
+            "0",
+            "--train-file",
+            "",
+            "--control-plane-step-seconds",
+            "60",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip().rsplit(" ", 1)[-1]
+        client = boto3.client("bedrock", endpoint_url=url, config=NO_RETRY)
+        arn = create_job(client)
+        assert client.get_model_customization_job(jobIdentifier=arn)["status"] == "InProgress"
+        client.stop_model_customization_job(jobIdentifier=arn)
+        assert finished(client, arn)["status"] == "Stopped"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
