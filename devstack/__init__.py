@@ -77,6 +77,7 @@ def start_local_stack(
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_ENDPOINT_URL": moto_url,
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": emu.url,
+        "AWS_ENDPOINT_URL_BEDROCK": emu.url,  # the control plane, on the same emulator
         "STAGE": "test",
         "MODELS_FILE": str(models_file),
         "INVOCATIONS_TABLE": "tunegate-test-invocations",

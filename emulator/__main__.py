@@ -31,6 +31,13 @@ def main(argv: list[str] | None = None) -> int:
         "--latency-ms", type=int, default=0, help="latency added to every model call"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--control-plane-step-seconds",
+        type=float,
+        default=0.0,
+        help="seconds a customization job / provisioned model stays in each status "
+        "(default: %(default)s, as fast as training allows)",
+    )
     args = parser.parse_args(argv)
 
     train_file = args.train_file if str(args.train_file) not in ("", ".") else None
@@ -42,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         train_file,
         faults={"latency_ms": args.latency_ms, "seed": args.seed},
         seed=args.seed,
+        control_plane_step_seconds=args.control_plane_step_seconds,
     )
     done = threading.Event()
 

@@ -7,7 +7,7 @@ import random
 import threading
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 from emulator.wire import BEDROCK_ERROR_STATUS
@@ -40,6 +40,11 @@ class FaultConfig:
     timeout_seconds: float = 30.0
     malformed_kind: MalformedKind = "mixed"
     seed: int = 0
+    #: Extra latency for named model ids only (e.g. a slow shadow model), on top of latency_ms.
+    model_latency_ms: Mapping[str, int] = field(default_factory=dict)
+    #: When set, every new Provisioned Throughput / custom model deployment goes Failed with
+    #: this failureMessage instead of InService / Active.
+    provisioning_failure: str = ""
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> FaultConfig:
@@ -49,7 +54,12 @@ class FaultConfig:
         if unknown:
             raise ValueError(f"unknown fault setting {unknown[0]!r}; known: {sorted(known)}")
         for name, value in data.items():
-            if name == "malformed_kind":
+            if name == "model_latency_ms":
+                _check_model_latency(value)
+            elif name == "provisioning_failure":
+                if not isinstance(value, str):
+                    raise ValueError("provisioning_failure must be a string (a failureMessage)")
+            elif name == "malformed_kind":
                 if value not in ("mixed", "invalid_json", "missing_fields"):
                     raise ValueError("malformed_kind must be mixed, invalid_json or missing_fields")
             elif isinstance(value, bool) or not isinstance(value, int | float):
@@ -61,6 +71,14 @@ class FaultConfig:
             elif name in ("latency_ms", "seed") and not isinstance(value, int):
                 raise ValueError(f"{name} must be an integer")
         return cls(**data)
+
+
+def _check_model_latency(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise ValueError("model_latency_ms must map model ids to milliseconds")
+    for model_id, ms in value.items():
+        if isinstance(ms, bool) or not isinstance(ms, int) or ms < 0:
+            raise ValueError(f"model_latency_ms[{model_id!r}] must be a non-negative integer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +160,16 @@ class FaultPlan:
         with self._lock:
             for entry in self._script:
                 if entry.model_id is None or entry.model_id == model_id:
+                    self._script.remove(entry)
+                    return entry
+        return None
+
+    def next_exact(self, key: str) -> ScriptEntry | None:
+        """Take the first entry naming exactly `key` (control-plane entries such as
+        "control:CreateModelCustomizationJob"); entries for any model are left to model calls."""
+        with self._lock:
+            for entry in self._script:
+                if entry.model_id == key:
                     self._script.remove(entry)
                     return entry
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from emulator.base_model import BASE_MODEL_ID, base_answer
 from emulator.reference_model import ReferenceClassifier
@@ -15,7 +15,7 @@ REFERENCE_MODEL_ARN = "arn:aws:bedrock:us-east-1:000000000000:provisioned-model/
 OPENAI_REFERENCE_MODEL = "ft:tunegate-drugreview"
 MAX_TOKENS_LIMIT = 8192
 
-Kind = Literal["reference", "base", "echo"]
+Kind = Literal["reference", "base", "echo", "trained"]
 Finish = Literal["end", "max_tokens", "stop_sequence"]
 DEFAULT_MODELS: dict[str, Kind] = {
     REFERENCE_MODEL_ARN: "reference",
@@ -69,8 +69,14 @@ def finish(request: ModelRequest, text: str) -> Generation:
     return Generation(text, reason, matched, request.input_tokens, len(words))
 
 
+class Predictor(Protocol):
+    def predict(self, text: str) -> str: ...
+
+
 class ModelTable:
-    """modelId → kind; ids without an entry that contain "echo" are echo models."""
+    """modelId → kind; ids without an entry that contain "echo" are echo models. The control
+    planes add "trained" entries (provisioned models, deployments, fine-tuned OpenAI models)
+    that answer with the classifier their job trained."""
 
     def __init__(self, models: Mapping[str, str] | None, classifier: ReferenceClassifier | None):
         table: dict[str, str] = {**DEFAULT_MODELS, **(models or {})}
@@ -79,6 +85,16 @@ class ModelTable:
                 raise ValueError(f"model {model_id!r}: kind must be reference, base or echo")
         self.models = table
         self.classifier = classifier
+        self._trained: dict[str, Predictor] = {}
+
+    def register(self, model_id: str, model: Predictor) -> None:
+        self._trained[model_id] = model
+        self.models[model_id] = "trained"
+
+    def unregister(self, model_id: str) -> None:
+        self._trained.pop(model_id, None)
+        if self.models.get(model_id) == "trained":
+            del self.models[model_id]
 
     def kind(self, model_id: str) -> str:
         kind = self.models.get(model_id)
@@ -98,7 +114,13 @@ class ModelTable:
             )
         return kind
 
-    def generate(self, kind: str, request: ModelRequest) -> Generation:
+    def generate(self, kind: str, request: ModelRequest, model_id: str = "") -> Generation:
+        if kind == "trained":
+            trained = self._trained.get(model_id)
+            if trained is None:  # deprovisioned between kind() and here
+                raise ApiError("ResourceNotFoundException", f"Model {model_id!r} was deleted.")
+            label = trained.predict(request.classify_text)
+            return finish(request, f" {label}" if request.completion_style else label)
         if kind == "echo":
             return finish(request, request.echo_text)
         if kind == "base":

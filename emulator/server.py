@@ -51,7 +51,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             reply = self.server.emulation.route(
-                method, self.path, raw, self.headers.get("Authorization")
+                method,
+                self.path,
+                raw,
+                self.headers.get("Authorization"),
+                self.headers.get("Content-Type"),
             )
         except Exception as error:  # an emulator bug must still answer like the service would
             reply = bedrock_error(ApiError("InternalServerException", f"emulator error: {error}"))
@@ -83,10 +87,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, reply: Reply) -> None:
         try:
             self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
+            headers = {"Content-Type": "application/json", **reply.headers}
             self.send_header("Content-Length", str(len(reply.body)))
             self.send_header("x-amzn-RequestId", request_id())
-            for name, value in reply.headers.items():
+            for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(reply.body)
@@ -115,11 +119,19 @@ class _Server(ThreadingHTTPServer):
 class Emulator:
     """A running emulator; also a context manager that stops it."""
 
-    def __init__(self, host: str, port: int, table: ModelTable, plan: FaultPlan):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        table: ModelTable,
+        plan: FaultPlan,
+        control_plane_step_seconds: float = 0.0,
+    ):
         self._stopping = threading.Event()
         self._plan = plan
         self.table = table
-        self._server = _Server((host, port), Emulation(table, plan, self._stopping))
+        emulation = Emulation(table, plan, self._stopping, control_plane_step_seconds)
+        self._server = _Server((host, port), emulation)
         self.host = host
         self.port: int = self._server.server_address[1]
         self.url = f"http://{host}:{self.port}"
@@ -177,12 +189,17 @@ def start_emulator(
     models: Mapping[str, str] | None = None,
     faults: Mapping[str, Any] | None = None,
     seed: int = 0,
+    control_plane_step_seconds: float = 0.0,
 ) -> Emulator:
     """Train the reference model (if `train_file`), then serve in a background thread.
+
+    `control_plane_step_seconds` is how long a customization job or a provisioned model stays
+    in each status before the next (0: as soon as the work is done).
 
     Without a training file the reference model's ids answer ResourceNotFoundException:
     a clear, immediate failure rather than a retried ModelNotReadyException.
     """
     classifier = ReferenceClassifier.from_file(Path(train_file), seed) if train_file else None
     plan = FaultPlan(FaultConfig.from_mapping(faults or {}))
-    return Emulator(host, port, ModelTable(models, classifier), plan)
+    table = ModelTable(models, classifier)
+    return Emulator(host, port, table, plan, control_plane_step_seconds)

@@ -12,8 +12,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from emulator import bedrock, openai_api
+from emulator.bedrock_control import BedrockControlPlane
 from emulator.faults import FaultConfig, FaultPlan, ScriptEntry
 from emulator.models import Generation, ModelRequest, ModelTable, finish
+from emulator.openai_finetune import OpenAIFineTuning
+from emulator.pacing import Pace
 from emulator.wire import (
     ApiError,
     Reply,
@@ -49,10 +52,19 @@ class Emulation:
     `/openai/v1/`, and control routes under `/_emulator/` (health, faults, script, stats,
     reset), which faults never touch."""
 
-    def __init__(self, table: ModelTable, plan: FaultPlan, stopping: threading.Event):
+    def __init__(
+        self,
+        table: ModelTable,
+        plan: FaultPlan,
+        stopping: threading.Event,
+        control_plane_step_seconds: float = 0.0,
+    ):
         self.table = table
         self.plan = plan
         self._stopping = stopping
+        pace = Pace(control_plane_step_seconds, stopping)
+        self.control_plane = BedrockControlPlane(table, plan, pace)
+        self.fine_tuning = OpenAIFineTuning(table, plan, pace)
         self._connections_lock = threading.Lock()
         self.connections = 0
 
@@ -61,9 +73,15 @@ class Emulation:
             self.connections += 1
 
     def route(
-        self, method: str, target: str, raw: bytes, authorization: str | None = None
+        self,
+        method: str,
+        target: str,
+        raw: bytes,
+        authorization: str | None = None,
+        content_type: str | None = None,
     ) -> Reply:
-        path = urlsplit(target).path
+        parts = urlsplit(target)
+        path = parts.path
         model_route = _MODEL_ROUTE.match(path)
         if model_route and method == "POST":
             return self.bedrock(model_route.group(2), unquote(model_route.group(1)), raw)
@@ -71,6 +89,16 @@ class Emulation:
             return self.openai(_OPENAI_ROUTES[path], authorization, raw)
         if path.startswith("/_emulator/"):
             return self.control(method, path.removeprefix("/_emulator/"), raw)
+        if path.startswith(("/openai/v1/files", "/openai/v1/fine_tuning/")):
+            if not _bearer(authorization):
+                return _missing_key()
+            reply = self.fine_tuning.route(method, path, parts.query, raw, content_type)
+            if reply is not None:
+                return reply
+        else:
+            reply = self.control_plane.route(method, path, parts.query, raw)
+            if reply is not None:
+                return reply
         return _unknown_operation(method, path)
 
     # --- model routes ----------------------------------------------------------------------
@@ -93,16 +121,9 @@ class Emulation:
     def openai(self, endpoint: str, authorization: str | None, raw: bytes) -> Reply:
         model = openai_api.model_name(raw) or "<unknown>"
         api = f"openai_{endpoint}"
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        if not _bearer(authorization):
             self.plan.record(model, api, "Unauthorized")
-            return openai_error(
-                401,
-                "You didn't provide an API key. You need to provide your API key in an "
-                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                "invalid_request_error",
-                "invalid_api_key",
-            )
+            return _missing_key()
         try:
             request = openai_api.parse(endpoint, raw)
             kind = self.table.kind(model)
@@ -123,10 +144,12 @@ class Emulation:
     ) -> Reply:
         started = time.perf_counter()
         entry = self.plan.next_script(model_id)
-        delay_ms = self.plan.config.latency_ms + (entry.delay_ms if entry else 0)
+        config = self.plan.config
+        delay_ms = config.latency_ms + config.model_latency_ms.get(model_id, 0)
+        delay_ms += entry.delay_ms if entry else 0
         if delay_ms:
             self._stopping.wait(delay_ms / 1000)
-        outcome, result = self._decide(kind, request, entry, front)
+        outcome, result = self._decide(model_id, kind, request, entry, front)
         # Recorded before a timeout's wait, so stats never change after the client gave up.
         self.plan.record(model_id, api, outcome)
         if outcome == "timeout":
@@ -138,7 +161,12 @@ class Emulation:
         return front.answer(request, result, round((time.perf_counter() - started) * 1000))
 
     def _decide(
-        self, kind: str, request: ModelRequest, entry: ScriptEntry | None, front: Front
+        self,
+        model_id: str,
+        kind: str,
+        request: ModelRequest,
+        entry: ScriptEntry | None,
+        front: Front,
     ) -> tuple[str, Generation | Reply | ApiError]:
         """The outcome name for stats and what to answer: script first, then faults, then model."""
         if entry is not None and not entry.only_delay:
@@ -149,7 +177,10 @@ class Emulation:
             return "ok", finish(request, entry.text or "")
         fault = self.plan.draw()
         if fault is None:
-            return "ok", self.table.generate(kind, request)
+            try:
+                return "ok", self.table.generate(kind, request, model_id)
+            except ApiError as error:
+                return error.error_type, error
         if fault.outcome == "timeout":
             return "timeout", ApiError("ModelTimeoutException")
         if fault.outcome == "malformed":
@@ -194,6 +225,21 @@ class Emulation:
                 "train_examples": classifier.train_size if classifier else 0,
             },
         }
+
+
+def _bearer(authorization: str | None) -> bool:
+    scheme, _, token = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
+
+
+def _missing_key() -> Reply:
+    return openai_error(
+        401,
+        "You didn't provide an API key. You need to provide your API key in an "
+        "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        "invalid_request_error",
+        "invalid_api_key",
+    )
 
 
 def _json(raw: bytes) -> Any:

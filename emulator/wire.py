@@ -7,7 +7,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Bedrock Runtime's error types and their HTTP status (botocore's service model agrees).
+#: Bedrock's (runtime and control plane) error types and their HTTP status (botocore's service
+#: models agree).
 BEDROCK_ERROR_STATUS: dict[str, int] = {
     "ValidationException": 400,
     "AccessDeniedException": 403,
@@ -17,6 +18,7 @@ BEDROCK_ERROR_STATUS: dict[str, int] = {
     "ThrottlingException": 429,
     "ModelNotReadyException": 429,
     "ServiceQuotaExceededException": 400,
+    "ConflictException": 400,
     "InternalServerException": 500,
     "ServiceUnavailableException": 503,
 }
@@ -31,6 +33,7 @@ OPENAI_ERROR_SHAPE: dict[str, tuple[int, str, str | None]] = {
     "ThrottlingException": (429, "requests", "rate_limit_exceeded"),
     "ModelNotReadyException": (503, "server_error", "model_not_ready"),
     "ServiceQuotaExceededException": (429, "insufficient_quota", "insufficient_quota"),
+    "ConflictException": (409, "invalid_request_error", "conflict"),
     "InternalServerException": (500, "server_error", None),
     "ServiceUnavailableException": (503, "server_error", "overloaded"),
 }
@@ -45,6 +48,7 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "ThrottlingException": "Too many requests, please wait before trying again.",
     "ModelNotReadyException": "Model is not ready for inference. Wait and try your request again.",
     "ServiceQuotaExceededException": "Your request exceeds the service quota for your account.",
+    "ConflictException": "The request conflicts with the current state of the resource.",
     "InternalServerException": "The server encountered an internal error.",
     "ServiceUnavailableException": "The service is temporarily unavailable. Try again later.",
 }

@@ -7,7 +7,9 @@ stops everything.
 
 Ports come from the environment, which wins over the `local` stage's values in
 `.chalice/config.json`: PORT (API, 8000), AWS_ENDPOINT_URL (moto, 4566),
-AWS_ENDPOINT_URL_BEDROCK_RUNTIME (emulator, 4010).
+AWS_ENDPOINT_URL_BEDROCK_RUNTIME (emulator, 4010). The emulator also serves Bedrock's control
+plane, so AWS_ENDPOINT_URL_BEDROCK follows the runtime URL unless set; its jobs and provisioned
+models stay EMULATOR_CONTROL_PLANE_STEP_SECONDS (default 1) in each status.
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ def busy_ports(ports: dict[str, tuple[str, int, str]]) -> list[str]:
 def main() -> int:
     stage = "local"
     env = {**stage_environment(stage), **os.environ}
+    # One emulator serves Bedrock Runtime and Bedrock's control plane.
+    env.setdefault("AWS_ENDPOINT_URL_BEDROCK", env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"])
+    step_seconds = env.get("EMULATOR_CONTROL_PLANE_STEP_SECONDS", "1")
     port = env.get("PORT", "8000")
     dev_hash = hashlib.sha256(DEV_API_KEY.encode()).hexdigest()
     if dev_hash not in env.get("API_KEY_HASHES", ""):
@@ -136,6 +141,8 @@ def main() -> int:
                 str(bedrock.port),
                 "--train-file",
                 str(TRAIN_FILE),
+                "--control-plane-step-seconds",
+                step_seconds,
             ],
         )
         wait_for(f"{env['AWS_ENDPOINT_URL_BEDROCK_RUNTIME']}/_emulator/health", emulator.process)
@@ -165,7 +172,8 @@ def main() -> int:
 Tunegate local stack is up.
   API:      {url}
   API key:  {DEV_API_KEY}
-  Bedrock:  {env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"]} (emulator, reference model)
+  Bedrock:  {env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"]} (emulator: runtime with the reference model,
+            control plane with fine-tuning jobs that train; OpenAI API under /openai/v1)
   AWS:      {env["AWS_ENDPOINT_URL"]} (moto: DynamoDB, S3, SQS)
   Worker:   scripts/worker.py (evaluation jobs from {env["EVALUATION_QUEUE"]})
 Try:
