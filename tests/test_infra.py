@@ -50,6 +50,7 @@ RESOURCE_VARIABLES = {
     "INVOCATIONS_TABLE": {"Ref": "InvocationsTable"},
     "FEEDBACK_TABLE": {"Ref": "FeedbackTable"},
     "EVALUATIONS_TABLE": {"Ref": "EvaluationsTable"},
+    "REGISTRY_TABLE": {"Ref": "RegistryTable"},
     "EVALUATION_QUEUE": {"Fn::GetAtt": ["EvaluationQueue", "QueueName"]},
     "RESULTS_BUCKET": {"Ref": "ResultsBucket"},
     "POWERTOOLS_METRICS_NAMESPACE": {"Ref": "MetricsNamespace"},
@@ -275,7 +276,9 @@ def resolve(value: Any, refs: dict[str, str]) -> Any:
     return value
 
 
-SEARCH_RE = re.compile(r"SEARCH\('\{\"?([^\",}]+)\"?,\s*model\}\s+MetricName=\"([^\"]+)\"'")
+SEARCH_RE = re.compile(
+    r"SEARCH\('\{\"?([^\",}]+)\"?,\s*model(?:,\s*version)?\}\s+MetricName=\"([^\"]+)\"'"
+)
 
 
 def dashboard_metric_names(template: dict[str, Any]) -> set[str]:

@@ -37,6 +37,10 @@ class InvocationRecord:
     input: dict[str, Any] | None = None
     output: str | None = None
     expires_at: int | None = None
+    #: The alias's version that answered (None: recorded before versions existed).
+    version: int | None = None
+    #: Shadow copies only: the invocation this one shadowed (its output is never returned).
+    shadow_of: str | None = None
 
 
 class InvocationStore(Protocol):
