@@ -67,6 +67,7 @@ def read_feedback_token(secret: bytes, token: str, invocation_id: str, *, now: f
 def verify_feedback_token(
     secret: bytes, token: str, invocation_id: str, model: str, *, now: float
 ) -> None:
-    """Raise InvalidFeedbackToken unless the token was issued for this invocation and model."""
-    if read_feedback_token(secret, token, invocation_id, now=now) != model:
+    """Raise InvalidFeedbackToken unless the token was issued for this invocation and model
+    (any version of it)."""
+    if read_feedback_token(secret, token, invocation_id, now=now).partition("@")[0] != model:
         raise InvalidFeedbackToken("The feedback token is not valid for this invocation.")
