@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.api.models import RequestBody
 from chalicelib.config.registry import DEPLOYMENT_NAME, Deployment
 
-SourceValue = Annotated[str, Field(max_length=512)] | int
+SourceValue = Annotated[str, Field(max_length=512)] | Annotated[int, Field(ge=0, le=2**53)]
 
 
 class VersionRequest(Deployment):
@@ -17,7 +17,7 @@ class VersionRequest(Deployment):
     plus where it came from (`source`, e.g. `{"tuning_job_id": …}`)."""
 
     name: str | None = Field(default=None, pattern=rf"^{DEPLOYMENT_NAME}$")  # type: ignore[assignment]
-    source: dict[Annotated[str, Field(max_length=64)], SourceValue] = Field(
+    source: dict[Annotated[str, Field(min_length=1, max_length=64)], SourceValue] = Field(
         default_factory=dict, max_length=10
     )
 

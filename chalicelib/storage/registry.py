@@ -15,6 +15,7 @@ rules for fast tests.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -145,9 +146,11 @@ def _version_item(record: VersionRecord) -> dict[str, Any]:
         "name": record.name,
         "sk": version_sk(record.version),
         "version": record.version,
-        "spec": record.spec,
+        # JSON text, not a map: every float a version can hold round-trips exactly, none is
+        # outside DynamoDB's number range, and the spec reads back as it was written.
+        "spec": json.dumps(record.spec, sort_keys=True),
         "created_at": record.created_at,
-        "source": record.source,
+        "source": json.dumps(record.source, sort_keys=True),
         "status": record.status,
     }
     return to_item(values)
@@ -184,9 +187,9 @@ def _version(values: dict[str, Any]) -> VersionRecord:
     return VersionRecord(
         name=values["name"],
         version=int(values["version"]),
-        spec=values.get("spec") or {},
+        spec=json.loads(values["spec"]),
         created_at=values["created_at"],
-        source=values.get("source") or {},
+        source=json.loads(values.get("source") or "{}"),
         status=values.get("status", "active"),
     )
 
