@@ -47,3 +47,14 @@ def test_create_route_rollback_list(
     assert [(h.reason, h.caller) for h in history] == [("routing", "cli"), ("rollback", "cli")]
     spec.write_text("{not json")
     assert main(["deployments", "create-version", name, "--file", str(spec)]) == 1
+
+
+def test_cli_evaluate_reads_versions_from_the_registry_table(stack: Any) -> None:
+    from chalicelib.config.settings import get_settings
+    from chalicelib.errors import ConfigurationError
+    from chalicelib.evaluation.commands import _deployments
+
+    chosen = _deployments(get_settings(), ["sentiment-converse@1", "sentiment-converse"])
+    assert [d.name for d in chosen] == ["sentiment-converse@1", "sentiment-converse"]
+    with pytest.raises(ConfigurationError):
+        _deployments(get_settings(), ["sentiment-converse@99"])
