@@ -95,9 +95,7 @@ def test_token_abuse_is_403(client: Any) -> None:
         },
         {
             "invocation_id": a["invocation_id"],
-            "feedback_token": a["feedback_token"].replace(
-                ".sentiment-converse", ".echo-converse"
-            ),
+            "feedback_token": a["feedback_token"].replace(".sentiment-converse", ".echo-converse"),
         },
         {  # another version of the same model: the version is signed too
             "invocation_id": a["invocation_id"],
