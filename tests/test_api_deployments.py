@@ -106,6 +106,13 @@ def test_a_retired_version_is_not_routed_but_can_be_named(client: Any, stack: An
     assert refused.status_code == 400
     assert "retired" in json.loads(refused.body)["error"]["details"][0]["reason"]
     assert invoke(client, f"{name}@2")["version"] == 2
+    # nor does a rollback to a routing that names it
+    other = deployment(client)
+    ok(route(client, other, 1, (2, 100)))
+    stack.runtime.registry_store.set_status(other, 1, "retired")
+    refused = call(client, "POST", f"/v1/deployments/{other}/rollback")
+    assert refused.status_code == 409
+    assert json.loads(refused.body)["error"]["code"] == "invalid_state"
 
 
 def test_two_racing_changes_one_200_one_409_one_history_entry(client: Any, stack: Any) -> None:

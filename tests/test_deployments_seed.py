@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.config.registry import Registry
+from tests.conftest import ECHO_ARN
 
 
 def entry(name: str) -> dict[str, Any]:
-    return {"name": name, "provider": "bedrock", "model_id": "amazon.titan-text-lite-v1",
-            "request_format": "titan"}  # fmt: skip
+    return {"name": name, "provider": "bedrock", "model_id": ECHO_ARN.format("converse"),
+            "request_format": "converse"}  # fmt: skip
 
 
 def test_the_file_seeds_version_one_of_each_name_once(local_stack: Any) -> None:
@@ -37,7 +38,7 @@ def test_the_file_seeds_version_one_of_each_name_once(local_stack: Any) -> None:
     ]
     [version] = store.list_versions(first)
     assert (version.version, version.source) == (1, {"file": "models.json"})
-    assert version.spec["model_id"] == "amazon.titan-text-lite-v1" and "name" not in version.spec
+    assert version.spec["model_id"] == ECHO_ARN.format("converse") and "name" not in version.spec
 
 
 def test_bootstrap_seeded_the_test_stack(stack: Any) -> None:

@@ -181,6 +181,12 @@ def rollback(
     if not changes:
         raise InvalidState(f"Deployment {name!r} has no routing change to roll back.")
     previous = changes[-1].from_routing
+    try:
+        check_routing(store, name, previous)
+    except InvalidRequest as exc:  # e.g. a version retired since: routing never targets it
+        raise InvalidState(
+            f"Deployment {name!r} cannot go back to its previous routing.", details=exc.details
+        ) from None
     return _change(store, cache, name, previous, alias.revision, "rollback", caller)
 
 

@@ -13,9 +13,15 @@ from typing import Any
 import pytest
 
 from chalicelib.errors import Conflict, NotFound
+from tests.conftest import ECHO_ARN
 
 AT = "2026-01-01T00:00:00.000+00:00"
-SPEC = {"provider": "bedrock", "model_id": "amazon.titan-text-lite-v1", "request_format": "titan"}
+# A model the emulator serves: the table is the running app's too.
+SPEC = {
+    "provider": "bedrock",
+    "model_id": ECHO_ARN.format("converse"),
+    "request_format": "converse",
+}
 
 
 def fresh() -> str:
