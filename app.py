@@ -32,6 +32,8 @@ from chalicelib.api.health import dependency_checks
 from chalicelib.api.models import InvokeRequest
 from chalicelib.auth.authorizer import AUTHORIZER_HEADER, authorize
 from chalicelib.auth.keys import api_key_hashes
+from chalicelib.deployments import service as deployments
+from chalicelib.deployments.models import RoutingRequest, VersionRequest
 from chalicelib.errors import TunegateError
 from chalicelib.feedback.service import (
     ExportQuery,
@@ -43,7 +45,7 @@ from chalicelib.feedback.service import (
     summarize,
 )
 from chalicelib.feedback.widget import widget_script
-from chalicelib.observability import logger, metrics
+from chalicelib.observability import clear_version_dimensions, logger, metrics
 from chalicelib.openai_api.edge import bearer_token, openai_routes
 from chalicelib.openai_api.models import ChatCompletionRequest, CompletionRequest
 from chalicelib.openai_api.responses import model_list
@@ -105,6 +107,7 @@ def edge(event: Request, get_response: Callable[[Request], Response]) -> Respons
             metrics.flush_metrics()
         else:
             metrics.clear_metrics()
+        clear_version_dimensions()
     return response
 
 
@@ -121,16 +124,20 @@ def health() -> Response:
 @openai_routes(app, gateway_key_check)("/v1/models")
 def list_models() -> Response:
     """Both shapes at once (OpenAI's `data`, Tunegate's `models`), either key header."""
-    return json_response(model_list(runtime.registry.deployments, runtime.settings.models_file))
+    deployments = runtime.deployments.view().deployments
+    return json_response(model_list(deployments, runtime.settings.models_file))
 
 
 @route(
     "/v1/models/{name}/invoke", scope="invoke", methods=["POST"], content_types=["application/json"]
 )
 def invoke_model(name: str) -> Response:
-    deployment = runtime.registry.get(name)
+    """`name` is routed (sticky by `routing_key`); `name@N` calls version N."""
+    registry = runtime.deployments.view()
+    registry.get(name)  # an unknown name is a 404 whatever the body
     request = parse_body(current_request(app), InvokeRequest, runtime.settings.max_body_bytes)
-    result = invoke(deployment, request, runtime.invocation_context)
+    chosen = registry.resolve(name, request.routing_key)
+    result = invoke(chosen.deployment, request, runtime.invocation_context, chosen.version)
     return json_response(result.model_dump(mode="json"))
 
 
@@ -139,13 +146,15 @@ def chat_completions() -> Response:
     request = parse_body(
         current_request(app), ChatCompletionRequest, runtime.settings.max_body_bytes
     )
-    return json_response(chat_completion(runtime.registry, request, runtime.invocation_context))
+    registry = runtime.deployments.view()
+    return json_response(chat_completion(registry, request, runtime.invocation_context))
 
 
 @openai_route("/v1/completions", methods=["POST"], content_types=["application/json"])
 def completions() -> Response:
     request = parse_body(current_request(app), CompletionRequest, runtime.settings.max_body_bytes)
-    return json_response(completion(runtime.registry, request, runtime.invocation_context))
+    registry = runtime.deployments.view()
+    return json_response(completion(registry, request, runtime.invocation_context))
 
 
 @route("/v1/feedback", public=True, methods=["POST"], content_types=["application/json"])
@@ -170,7 +179,7 @@ def feedback_preflight() -> Response:
 
 @route("/v1/models/{name}/feedback/summary", scope="evaluate")
 def feedback_summary(name: str) -> Response:
-    deployment = runtime.registry.get(name)
+    deployment = runtime.deployments.view().get(name)
     query = parse_query(current_request(app), SummaryQuery)
     start, end = parse_time(query.start, "from"), parse_time(query.end, "to")
     return json_response(summarize(runtime.feedback, deployment.name, start, end))
@@ -182,7 +191,7 @@ def feedback_summary(name: str) -> Response:
 @route("/v1/feedback/export", scope="evaluate")
 def feedback_export() -> Response:
     query = parse_query(current_request(app), ExportQuery)
-    deployment = runtime.registry.get(query.model)
+    deployment = runtime.deployments.view().get(query.model)
     lines = export_training_data(
         runtime.feedback,
         runtime.invocations,
@@ -196,6 +205,58 @@ def feedback_export() -> Response:
         status_code=200,
         headers={"Content-Type": "application/x-ndjson"},
     )
+
+
+# Deployments (CONTRACT section 7), all `admin`: they change which model answers.
+@route("/v1/deployments", scope="admin")
+def list_deployments() -> Response:
+    return json_response(deployments.list_deployments(runtime.registry_store))
+
+
+@route("/v1/deployments/{name}", scope="admin")
+def get_deployment(name: str) -> Response:
+    return json_response(deployments.get_deployment(runtime.registry_store, name))
+
+
+@route(
+    "/v1/deployments/{name}/versions",
+    scope="admin",
+    methods=["POST"],
+    content_types=["application/json"],
+)
+def create_version(name: str) -> Response:
+    body = parse_body(current_request(app), VersionRequest, runtime.settings.max_body_bytes)
+    store, cache = runtime.registry_store, runtime.deployments
+    return json_response(deployments.create_version(store, cache, name, body, caller().owner), 201)
+
+
+@route("/v1/deployments/{name}/versions/{version}", scope="admin")
+def get_version(name: str, version: str) -> Response:
+    number = deployments.version_number(name, version)
+    return json_response(deployments.get_version(runtime.registry_store, name, number))
+
+
+@route(
+    "/v1/deployments/{name}/routing",
+    scope="admin",
+    methods=["PUT"],
+    content_types=["application/json"],
+)
+def set_routing(name: str) -> Response:
+    body = parse_body(current_request(app), RoutingRequest, runtime.settings.max_body_bytes)
+    store, cache = runtime.registry_store, runtime.deployments
+    return json_response(deployments.set_routing(store, cache, name, body, caller().owner))
+
+
+@route("/v1/deployments/{name}/rollback", scope="admin", methods=["POST"])
+def rollback_deployment(name: str) -> Response:
+    store, cache = runtime.registry_store, runtime.deployments
+    return json_response(deployments.rollback(store, cache, name, caller().owner))
+
+
+@route("/v1/deployments/{name}/history", scope="admin")
+def deployment_history(name: str) -> Response:
+    return json_response(deployments.history(runtime.registry_store, name))
 
 
 @route("/openapi.json", public=True)

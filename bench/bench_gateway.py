@@ -2,6 +2,9 @@
 (a) straight through boto3 and (b) through the app in-process (chalice.test -> app -> boto3,
 plus the invocation record written to DynamoDB on the moto server). The record write is timed
 twice: (e) the app's own put, inside (b), and (d) a bare boto3 put of the same item.
+Names resolve through the versioned registry's per-process cache (warm in (b) and (c)); (f) is
+(c) with the cache read again on every request, and one refresh is timed on its own (the scan
+of the registry table on moto, and the view built from a snapshot).
 
 Run: .venv/bin/python bench/bench_gateway.py [--requests 2000]
 """
@@ -107,16 +110,34 @@ def main() -> None:
             finally:
                 runtime.__dict__["invocation_context"] = dynamo_context
 
+        cache = runtime.deployments
+        file_registry = FileRegistry(load_registry(stack.models_file))
+
+        def through_app_cold_cache() -> None:
+            cache.invalidate()
+            through_app_memory()
+
+        def through_app_file_registry() -> None:
+            """As before versions: the name looked up in the registry file, no version."""
+            runtime.deployments = file_registry
+            try:
+                through_app_memory()
+            finally:
+                runtime.deployments = cache
+
         paths = {
             "(a) boto3 -> emulator": direct,
             "(b) app in-process -> emulator": through_app,
             "(c) as (b), record kept in memory": through_app_memory,
             "(d) bare put of the same item (moto)": bare_put,
+            "(f) as (c), registry read every request": through_app_cold_cache,
+            "(g) as (c), the registry file (before)": through_app_file_registry,
         }
         for fn in paths.values():  # warm every path (connections, caches)
             timed(fn, 50)
         timed_store.samples.clear()
         samples = interleaved(paths, args.requests, block=100, warm=0)
+        refresh = refresh_costs(cache, args.requests // 4)
     stack.stop()
     sys.stdout = out
     samples["(e) the app's put, inside (b)"] = timed_store.samples
@@ -129,10 +150,50 @@ def main() -> None:
         overhead, ratio = p50[path] - a, p50[path] / a
         print(f"p50 overhead {path} - (a): {overhead:.3f} ms, ratio {ratio:.2f}{note}")
     print(
+        f"versioned registry, cache warm, against the file: (c)/(a) = {p50['(c)'] / a:.2f}, "
+        f"(g)/(a) = {p50['(g)'] / a:.2f}; (c) - (g) = {p50['(c)'] - p50['(g)']:.3f} ms"
+    )
+    print(
         f"record write, p50: the app's put (e) / bare put of the same item (d) = "
         f"{p50['(e)'] / p50['(d)']:.2f}; (b) - (c) = {p50['(b)'] - p50['(c)']:.3f} ms"
     )
+    print_table("one registry cache refresh", refresh, width=36)
     print(f"load average (1/5/15 min): {os.getloadavg()}")
+
+
+class FileRegistry:
+    """Stands in for the registry cache with the registry file, as names resolved before
+    versions (a view of itself: `get`, and `resolve` without a version)."""
+
+    def __init__(self, registry: Any) -> None:
+        self.registry = registry
+
+    def view(self) -> FileRegistry:
+        return self
+
+    def get(self, name: str) -> Any:
+        return self.registry.get(name)
+
+    def resolve(self, name: str, routing_key: str | None = None) -> Any:
+        from chalicelib.deployments.resolve import Resolved
+
+        return Resolved(self.registry.get(name), None)  # type: ignore[arg-type]
+
+
+def refresh_costs(cache: Any, n: int) -> dict[str, list[float]]:
+    """One refresh of the registry cache, and its parts: the scan, the view from a snapshot
+    (versions already validated: reused; cold: every version validated again)."""
+    from chalicelib.deployments.resolve import RegistryView
+
+    snapshot = cache.store.snapshot()
+    warm_view = cache.view()
+    print(f"registry: {len(snapshot.aliases)} aliases, {len(snapshot.versions)} versions")
+    return {
+        "refresh (scan + view)": timed(cache.refresh, n),
+        "scan of the registry table (moto)": timed(cache.store.snapshot, n),
+        "view from a snapshot, warm": timed(lambda: RegistryView(snapshot, warm_view), n),
+        "view from a snapshot, cold": timed(lambda: RegistryView(snapshot), n),
+    }
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from chalicelib.cli_output import quiet_on_broken_pipe
 from chalicelib.config.stages import stage_process_environment
 from chalicelib.dataprep.commands import register as register_dataprep
+from chalicelib.deployments.commands import register as register_deployments
 from chalicelib.evaluation.commands import register as register_evaluation
 
 
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     spec.set_defaults(handler=_openapi)
     register_dataprep(subparsers)
     register_evaluation(subparsers)
+    register_deployments(subparsers)
     return parser
 
 

@@ -64,6 +64,25 @@ class NotFound(TunegateError):
     status, code = 404, "not_found"
 
 
+class Conflict(TunegateError):
+    """A stale `expected_revision`: another change won; read again and retry."""
+
+    status, code = 409, "conflict"
+
+
+class InvalidState(TunegateError):
+    """The action does not apply to the current state (retry a job without errors, cancel a
+    finished job, roll back a deployment that never changed)."""
+
+    status, code = 409, "invalid_state"
+
+
+class PromotionRejected(TunegateError):
+    """The promotion gate failed; `details` holds the comparison."""
+
+    status, code = 409, "promotion_rejected"
+
+
 class PayloadTooLarge(TunegateError):
     status, code = 413, "payload_too_large"
 

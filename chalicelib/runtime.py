@@ -1,5 +1,9 @@
 """The process-wide wiring: settings, registry and stores, built once at start.
 
+`registry` is the registry file (MODELS_FILE): the seed `bootstrap` loads as version 1 of each
+name, and what health and IAM derive from. Serving resolves names through `deployments`, the
+per-process cache of the versioned registry (chalicelib/deployments/cache.py).
+
 Loading happens at import so a bad registry or configuration stops the app before it serves;
 no network I/O happens here (clients are created on first use).
 """
@@ -12,10 +16,12 @@ from functools import cached_property
 from chalicelib.auth.keys import feedback_token_secret
 from chalicelib.config.registry import Registry, load_registry
 from chalicelib.config.settings import Settings, get_settings
+from chalicelib.deployments.cache import RegistryCache
 from chalicelib.providers.retries import invoke_policy
 from chalicelib.serving.invoke import InvocationContext
 from chalicelib.storage.feedback import DynamoFeedbackStore, FeedbackStore
 from chalicelib.storage.invocations import DynamoInvocationStore, InvocationStore
+from chalicelib.storage.registry import DynamoRegistryStore, RegistryStore
 
 
 @dataclass
@@ -24,6 +30,8 @@ class Runtime:
     registry: Registry
     invocations: InvocationStore
     feedback: FeedbackStore
+    registry_store: RegistryStore
+    deployments: RegistryCache
 
     @cached_property
     def token_secret(self) -> bytes:
@@ -56,9 +64,12 @@ def get_runtime() -> Runtime:
 
 def build_runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or get_settings()
+    registry_store = DynamoRegistryStore(settings.registry_table)
     return Runtime(
         settings=settings,
         registry=load_registry(settings.models_file),
         invocations=DynamoInvocationStore(settings.invocations_table),
         feedback=DynamoFeedbackStore(settings.feedback_table),
+        registry_store=registry_store,
+        deployments=RegistryCache(registry_store, settings.registry_cache_seconds),
     )

@@ -83,6 +83,7 @@ def start_local_stack(
         "INVOCATIONS_TABLE": "tunegate-test-invocations",
         "FEEDBACK_TABLE": "tunegate-test-feedback",
         "EVALUATIONS_TABLE": "tunegate-test-evaluations",
+        "REGISTRY_TABLE": "tunegate-test-registry",
         "EVALUATION_QUEUE": "tunegate-test-evaluation-chunks",
         "RESULTS_BUCKET": "tunegate-test-results",
         "API_KEY_HASHES": hashlib.sha256(api_key.encode()).hexdigest(),

@@ -95,8 +95,12 @@ def test_token_abuse_is_403(client: Any) -> None:
         },
         {
             "invocation_id": a["invocation_id"],
+            "feedback_token": a["feedback_token"].replace(".sentiment-converse", ".echo-converse"),
+        },
+        {  # another version of the same model: the version is signed too
+            "invocation_id": a["invocation_id"],
             "feedback_token": a["feedback_token"].replace(
-                ".sentiment-converse.", ".echo-converse."
+                ".sentiment-converse@1.", ".sentiment-converse@2."
             ),
         },
     ]
@@ -248,8 +252,9 @@ def test_emf_metrics_names_units_dimensions(
     for doc in docs:
         (directive,) = doc["_aws"]["CloudWatchMetrics"]
         assert directive["Namespace"] == "Tunegate"
-        assert directive["Dimensions"] == [["model"]]
-        assert doc["model"] == "sentiment-converse"
+        # the contract's `model` set as it was, and `model` + `version` (CONTRACT section 7)
+        assert directive["Dimensions"] == [["model"], ["model", "version"]]
+        assert doc["model"] == "sentiment-converse" and doc["version"] == "1"
         units |= {m["Name"]: m["Unit"] for m in directive["Metrics"]}
     assert units == {
         "Invocations": "Count",

@@ -50,6 +50,7 @@ RESOURCE_VARIABLES = {
     "INVOCATIONS_TABLE": {"Ref": "InvocationsTable"},
     "FEEDBACK_TABLE": {"Ref": "FeedbackTable"},
     "EVALUATIONS_TABLE": {"Ref": "EvaluationsTable"},
+    "REGISTRY_TABLE": {"Ref": "RegistryTable"},
     "EVALUATION_QUEUE": {"Fn::GetAtt": ["EvaluationQueue", "QueueName"]},
     "RESULTS_BUCKET": {"Ref": "ResultsBucket"},
     "POWERTOOLS_METRICS_NAMESPACE": {"Ref": "MetricsNamespace"},
@@ -190,7 +191,7 @@ def test_sqs_workers_report_partial_failures_and_outlive_no_visibility_timeout(
 def test_data_stores_are_encrypted_recoverable_and_private(sam: dict[str, Any]) -> None:
     resources = sam["Resources"]
     tables = [r for r in resources.values() if r.get("Type") == "AWS::DynamoDB::Table"]
-    assert len(tables) == 3
+    assert len(tables) == 4
     for table in tables:
         props = table["Properties"]
         assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
@@ -275,7 +276,9 @@ def resolve(value: Any, refs: dict[str, str]) -> Any:
     return value
 
 
-SEARCH_RE = re.compile(r"SEARCH\('\{\"?([^\",}]+)\"?,\s*model\}\s+MetricName=\"([^\"]+)\"'")
+SEARCH_RE = re.compile(
+    r"SEARCH\('\{\"?([^\",}]+)\"?,\s*model(?:,\s*version)?\}\s+MetricName=\"([^\"]+)\"'"
+)
 
 
 def dashboard_metric_names(template: dict[str, Any]) -> set[str]:

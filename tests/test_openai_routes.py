@@ -55,7 +55,7 @@ def test_chat_completion_applies_the_trained_format_and_records_the_invocation(
         body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
     )
     tunegate = body["tunegate"]
-    assert tunegate["prediction"] == "positive" and tunegate["version"] is None
+    assert tunegate["prediction"] == "positive" and tunegate["version"] == 1
     assert tunegate["feedback_token"] and body["id"] == f"chatcmpl-{tunegate['invocation_id']}"
     record = stack.runtime.invocations.get(tunegate["invocation_id"])
     assert record.model == "sentiment-converse" and record.prediction == "positive"
@@ -202,9 +202,13 @@ def test_unknown_models_and_versions_are_404(client: Any) -> None:
     assert (
         openai_error(unknown)["code"] == "not_found" and openai_error(unknown)["param"] == "model"
     )
-    versioned = post(client, "/v1/completions", {"model": "sentiment-converse@2", "prompt": "x"})
+    versioned = post(client, "/v1/completions", {"model": "sentiment-converse@99", "prompt": "x"})
     assert versioned.status_code == 404
-    assert "versions are not available yet" in openai_error(versioned)["message"]
+    assert "has no version 99" in openai_error(versioned)["message"]
+    assert openai_error(versioned)["param"] == "model"
+    pinned = post(client, "/v1/completions", {"model": "sentiment-converse@1", "prompt": "x"})
+    assert pinned.status_code == 200
+    assert json.loads(pinned.body)["tunegate"]["version"] == 1
 
 
 def test_bearer_or_x_api_key_and_openai_shaped_401(client: Any) -> None:

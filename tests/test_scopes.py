@@ -52,6 +52,22 @@ ROUTES: dict[tuple[str, str], tuple[str, str, Any]] = {
             ("POST", "cancel"),
         ]
     },
+    # Deployments (CONTRACT section 7): unknown names, so nothing changes.
+    ("GET", "/v1/deployments"): ("admin", "/v1/deployments", None),
+    ("GET", "/v1/deployments/{name}"): ("admin", "/v1/deployments/nope", None),
+    ("POST", "/v1/deployments/{name}/versions"): ("admin", "/v1/deployments/nope/versions", {}),
+    ("GET", "/v1/deployments/{name}/versions/{version}"): (
+        "admin",
+        "/v1/deployments/nope/versions/1",
+        None,
+    ),
+    ("PUT", "/v1/deployments/{name}/routing"): (
+        "admin",
+        "/v1/deployments/nope/routing",
+        {"routes": [{"version": 1, "weight": 100}], "expected_revision": 1},
+    ),
+    ("POST", "/v1/deployments/{name}/rollback"): ("admin", "/v1/deployments/nope/rollback", {}),
+    ("GET", "/v1/deployments/{name}/history"): ("admin", "/v1/deployments/nope/history", None),
 }
 BEARER_PATHS = {"/v1/models", "/v1/chat/completions", "/v1/completions"}
 PUBLIC = {

@@ -44,7 +44,17 @@ def evaluate_while_down(client: Any, service: str) -> Any:
 
 
 def count(table: str) -> int:
-    return int(boto3.client("dynamodb").scan(TableName=table, Select="COUNT")["Count"])
+    """Items in `table`: every page (one Scan page stops at 1 MB of items, so a single call
+    undercounts once the session's tests have written more than that)."""
+    client = boto3.client("dynamodb")
+    kwargs: dict[str, Any] = {"TableName": table, "Select": "COUNT"}
+    total = 0
+    while True:
+        page = client.scan(**kwargs)
+        total += int(page["Count"])
+        if "LastEvaluatedKey" not in page:
+            return total
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def test_invoke_with_dynamodb_down_is_503_and_records_nothing(

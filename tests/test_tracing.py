@@ -123,6 +123,7 @@ def test_an_invoke_in_lambda_is_traced_down_to_the_aws_calls(daemon: socket.sock
     assert route["type"] == "subsegment"
     assert route["annotations"] == {
         "model": "sentiment-converse",
+        "version": "1",
         "invocation_id": invocation_id,
         "status": "200",
     }

@@ -39,6 +39,9 @@ class InvokeRequest(RequestBody):
     system: str | None = Field(default=None, max_length=20000)
     parameters: Parameters = Field(default_factory=Parameters)
     metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict, max_length=20)
+    #: Sticky routing (e.g. a user id): the same key gets the same version of a split alias
+    #: while its routing is unchanged; without one the version is chosen at random by weight.
+    routing_key: str | None = Field(default=None, min_length=1, max_length=256)
 
     @model_validator(mode="after")
     def _one_input(self) -> InvokeRequest:
@@ -70,6 +73,8 @@ class Usage(BaseModel):
 class InvokeResponse(BaseModel):
     invocation_id: str
     model: str
+    #: The alias's version that answered (CONTRACT section 7).
+    version: int | None = None
     output: str
     prediction: str | float | None
     valid: bool
@@ -168,6 +173,8 @@ class EvaluationStatus(_Deferred):
     evaluation_id: str
     status: JobStatus
     models: list[str]
+    #: The version each name resolved to at submission (a bare alias: its champion then).
+    versions: dict[str, int] | None = None
     dataset: dict[str, Any]
     progress: Progress
     created_at: str

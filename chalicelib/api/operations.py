@@ -19,6 +19,15 @@ from chalicelib.api.models import (
     ModelsResponse,
 )
 from chalicelib.api.openapi import JSON, Operation
+from chalicelib.deployments.models import (
+    AliasView,
+    DeploymentList,
+    DeploymentView,
+    HistoryView,
+    RoutingRequest,
+    VersionRequest,
+    VersionView,
+)
 from chalicelib.feedback.service import ExportQuery, FeedbackRequest, SummaryQuery
 from chalicelib.jobs.models import EvaluationRequest, ItemsQuery, ResultsQuery
 from chalicelib.openai_api.models import (
@@ -47,6 +56,18 @@ def openai_compatible(
         bearer=True,
         scope="invoke",
     )
+
+
+def admin(
+    method: str,
+    path: str,
+    summary: str,
+    responses: dict[int, Any],
+    body: type[BaseModel] | None = None,
+    errors: tuple[int, ...] = (),
+) -> Operation:
+    """A deployment route (CONTRACT section 7): `admin`, it changes which model answers."""
+    return Operation(method, path, summary, responses, body=body, errors=errors, scope="admin")
 
 
 OPERATIONS = [
@@ -182,5 +203,46 @@ OPERATIONS = [
         {202: EvaluationAccepted},
         errors=(409,),
         scope="evaluate",
+    ),
+    admin("get", "/v1/deployments", "Aliases with their routing", {200: DeploymentList}),
+    admin(
+        "get",
+        "/v1/deployments/{name}",
+        "An alias, its routing, revision and versions",
+        {200: DeploymentView},
+    ),
+    admin(
+        "post",
+        "/v1/deployments/{name}/versions",
+        "Create the next version (and the alias, routed 100% to it, if new)",
+        {201: VersionView},
+        body=VersionRequest,
+    ),
+    admin(
+        "get",
+        "/v1/deployments/{name}/versions/{version}",
+        "One version (no secrets)",
+        {200: VersionView},
+    ),
+    admin(
+        "put",
+        "/v1/deployments/{name}/routing",
+        "Change the routing if `expected_revision` is current (409 conflict otherwise)",
+        {200: AliasView},
+        body=RoutingRequest,
+        errors=(409,),
+    ),
+    admin(
+        "post",
+        "/v1/deployments/{name}/rollback",
+        "Back to the routing before the last change",
+        {200: AliasView},
+        errors=(409,),
+    ),
+    admin(
+        "get",
+        "/v1/deployments/{name}/history",
+        "Every routing change: when, from, to, reason, caller",
+        {200: HistoryView},
     ),
 ]

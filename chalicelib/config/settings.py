@@ -99,6 +99,11 @@ class Settings(BaseModel):
     invocations_table: str = "tunegate-local-invocations"
     feedback_table: str = "tunegate-local-feedback"
     evaluations_table: str = "tunegate-local-evaluations"
+    #: Versions, aliases and routing history (chalicelib/storage/registry.py).
+    registry_table: str = "tunegate-local-registry"
+    #: How old the process's copy of the registry may get before it is read again (a routing
+    #: change reaches every warm Lambda within this bound).
+    registry_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
     #: SQS queue name (not URL) of evaluation chunks; its dead-letter queue is `<name>-dlq`.
     evaluation_queue: str = "tunegate-local-evaluation-chunks"
     results_bucket: str = "tunegate-local-results"

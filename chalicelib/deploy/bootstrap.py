@@ -1,6 +1,7 @@
 """Create the stage's tables, queues and buckets on whatever endpoints boto3 is configured with.
 
-Idempotent: existing resources are left alone. Used by `make run`, the tests and new stages;
+Idempotent: existing resources are left alone, and the registry file seeds each of its names
+as version 1 once (chalicelib/deployments/seed.py). Used by `make run`, the tests and new stages;
 deployed stages get the same resources from `infra/resources.json`.
 """
 
@@ -138,6 +139,19 @@ def bootstrap_resources(settings: Settings | None = None) -> Iterator[str]:
         indexes={MODEL_INDEX: ["model", "updated_at"]},
     )
     yield ensure_table(settings.evaluations_table, ["pk", "sk"], ttl_attribute="expires_at")
+    yield ensure_table(settings.registry_table, ["name", "sk"])
     jobs = settings.jobs
     yield ensure_queue(settings.evaluation_queue, visibility_timeout=jobs.queue_visibility_seconds)
     yield ensure_bucket(settings.results_bucket, [retention_rule(jobs.retention_days)])
+    yield from seed_deployments(settings)
+
+
+def seed_deployments(settings: Settings) -> Iterator[str]:
+    """MODELS_FILE's entries as version 1 of each name not in the registry table yet."""
+    from chalicelib.config.registry import load_registry
+    from chalicelib.deployments.seed import seed_registry
+    from chalicelib.storage.registry import DynamoRegistryStore
+
+    store = DynamoRegistryStore(settings.registry_table)
+    seeded = list(seed_registry(store, load_registry(settings.models_file), settings.models_file))
+    yield from seeded or [f"deployments: {settings.registry_table} already seeded"]

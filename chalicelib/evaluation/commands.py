@@ -45,12 +45,19 @@ def _deployments(settings: Settings, names: Sequence[str]) -> list[Deployment]:
     from chalicelib.config.registry import load_registry
     from chalicelib.errors import NotFound
 
-    registry = load_registry(settings.models_file)
     for i, name in enumerate(names):
         if name in names[:i]:
             raise ConfigurationError(f"--model {name} is given twice")
+    registry = load_registry(settings.models_file)
+    select = registry.select
+    if any("@" in name for name in names):
+        # `name@N` is a version in the registry table (bare names keep reading the file).
+        from chalicelib.deployments.resolve import RegistryView
+        from chalicelib.storage.registry import DynamoRegistryStore
+
+        select = RegistryView(DynamoRegistryStore(settings.registry_table).snapshot()).select
     try:
-        return registry.select(names)
+        return select(names)
     except NotFound as exc:
         unknown = exc.details[0]["reason"] if exc.details else exc.message
         known = ", ".join(sorted(d.name for d in registry.deployments))

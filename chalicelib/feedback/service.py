@@ -15,7 +15,7 @@ from chalicelib.api.models import RequestBody
 from chalicelib.dataprep.formats import openai_record
 from chalicelib.errors import InvalidRequest
 from chalicelib.formats.base import Message, Prompt, transcript
-from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.observability import MetricUnit, add_version_dimensions, logger, metrics
 from chalicelib.serving.feedback_tokens import read_feedback_token
 from chalicelib.storage.feedback import FeedbackRecord, FeedbackStore
 from chalicelib.storage.invocations import InvocationRecord, InvocationStore
@@ -80,12 +80,15 @@ def utc_iso(moment: datetime) -> str:
 def submit_feedback(
     request: FeedbackRequest, store: FeedbackStore, secret: bytes, now: datetime
 ) -> FeedbackResult:
-    model = read_feedback_token(
+    signed = read_feedback_token(
         secret, request.feedback_token, request.invocation_id, now=now.timestamp()
     )
+    model, _, number = signed.partition("@")  # the version that answered, in the signed token
+    version = int(number) if number else None
     record = FeedbackRecord(
         invocation_id=request.invocation_id,
         model=model,
+        version=version,
         updated_at=utc_iso(now),
         rating=request.rating,
         thumbs=request.thumbs,
@@ -95,7 +98,7 @@ def submit_feedback(
     )
     # The rated invocation's id is the correlation id: its invoke and feedback logs join up.
     logger.set_correlation_id(request.invocation_id)
-    logger.append_keys(invocation_id=request.invocation_id, model=model)
+    logger.append_keys(invocation_id=request.invocation_id, model=model, version=version)
     created, stored = store.upsert(record)
     logger.info(  # never the comment or correction text
         "feedback",
@@ -108,6 +111,8 @@ def submit_feedback(
         },
     )
     metrics.add_dimension(name="model", value=model)
+    if version is not None:
+        add_version_dimensions(model, version)
     if request.rating is not None:
         metrics.add_metric(name="FeedbackRating", unit=MetricUnit.Count, value=request.rating)
     if request.thumbs == "up":

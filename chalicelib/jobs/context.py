@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chalicelib.config.registry import Deployment, Registry
+from chalicelib.config.registry import Deployment
 from chalicelib.config.settings import JobSettings, get_settings
+from chalicelib.deployments.cache import RegistryCache
 from chalicelib.jobs.objects import JobObjects
 from chalicelib.jobs.queue import JobQueue
 from chalicelib.storage.jobs import ChunkAnswerCache, DynamoJobStore, JobStore
@@ -18,12 +19,20 @@ class JobContext:
     store: JobStore
     objects: JobObjects
     queue: JobQueue
-    registry: Registry
+    registry: RegistryCache
     settings: JobSettings
 
-    def deployments(self, names: Sequence[str]) -> list[Deployment]:
-        """The named deployments in order; NotFound names the first unknown one and its field."""
-        return self.registry.select(names)
+    def deployments(
+        self, names: Sequence[str], versions: dict[str, int] | None = None
+    ) -> list[Deployment]:
+        """The named deployments in order, each named as given (`name` or `name@N`), `versions`
+        pinning what each name resolved to at submission; NotFound names the first unknown one
+        and its field."""
+        return self.registry.view().select(names, versions=versions)
+
+    def versions(self, names: Sequence[str]) -> dict[str, int]:
+        """Each name's version now (`name@N` is N, a bare alias its champion)."""
+        return self.registry.view().pinned(names)
 
     def dataset_prefixes(self) -> tuple[str, ...]:
         """Where a job's `dataset.s3_uri` may point (EVALUATION_DATASET_PREFIXES, by default
@@ -48,7 +57,7 @@ def get_job_context() -> JobContext:
             store=DynamoJobStore(settings.evaluations_table),
             objects=JobObjects(settings.results_bucket),
             queue=JobQueue(settings.evaluation_queue),
-            registry=runtime.registry,
+            registry=runtime.deployments,
             settings=get_settings().jobs,
         )
     return _context

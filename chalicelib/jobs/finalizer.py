@@ -84,7 +84,7 @@ def emit_metrics(run: EvaluationResults) -> None:
 
 
 def _write_results(ctx: JobContext, job: JobRecord) -> tuple[EvaluationResults, EvaluationTotals]:
-    deployments = ctx.deployments(job.models)
+    deployments = ctx.deployments(job.models, job.versions)
     totals = EvaluationTotals(job.models, samples=job.samples, seed=job.seed)
     with TemporaryDirectory(prefix="tunegate-final-") as tmp:
         folder = Path(tmp)

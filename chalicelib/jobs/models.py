@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.api.models import RequestBody
+from chalicelib.errors import InvalidState as InvalidState  # re-exported: jobs raise it
 from chalicelib.errors import TunegateError
 
 Status = Literal["queued", "running", "succeeded", "completed_with_errors", "failed", "cancelled"]
@@ -31,13 +32,6 @@ class ResultsNotReady(TunegateError):
     a client can tell "wait" from "no such evaluation")."""
 
     status, code = 409, "results_not_ready"
-
-
-class InvalidState(TunegateError):
-    """The action does not apply to the job's status (retry a job without errors, cancel a
-    finished job, ask for the results of a failed job)."""
-
-    status, code = 409, "invalid_state"
 
 
 class DatasetSpec(RequestBody):
@@ -127,6 +121,9 @@ class JobRecord:
     #: Hash prefix of the key that created the job (chalicelib/auth/scopes.py): only it, or a key
     #: with `admin`, sees the job. None (jobs from before owners were kept): `admin` only.
     owner: str | None = None
+    #: The version each name of `models` resolved to at submission (`name@N`: N; a bare alias:
+    #: its champion then); every step evaluates these. None: a job from before versions.
+    versions: dict[str, int] | None = None
 
     @property
     def results_ready(self) -> bool:

@@ -63,7 +63,7 @@ def _fail(ctx: JobContext, job: JobRecord, error: dict[str, object]) -> None:
 
 def _plan_first_round(ctx: JobContext, job: JobRecord) -> None:
     try:
-        deployments = ctx.deployments(job.models)
+        deployments = ctx.deployments(job.models, job.versions)
     except NotFound as exc:
         _fail(ctx, job, {"code": "not_found", "message": exc.message})
         return

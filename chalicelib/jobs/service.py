@@ -48,6 +48,7 @@ def submit(ctx: JobContext, request: EvaluationRequest, owner: str | None = None
     fails, so a refused attempt leaves no object behind (a crash in between leaves one to the
     bucket's retention rule)."""
     deployments = ctx.deployments(request.models)
+    versions = ctx.versions(request.models)
     evaluation_id = uuid.uuid4().hex
     spec = request.dataset
     if spec.records is not None:
@@ -85,6 +86,7 @@ def submit(ctx: JobContext, request: EvaluationRequest, owner: str | None = None
         samples=request.samples,
         skip_invalid_lines=request.skip_invalid_lines,
         owner=owner,
+        versions=versions,
     )
     try:
         ctx.store.create(job)
@@ -158,6 +160,7 @@ def view(ctx: JobContext, job: JobRecord) -> dict[str, Any]:
         "evaluation_id": job.evaluation_id,
         "status": job.status,
         "models": job.models,
+        "versions": job.versions,
         "dataset": {"s3_uri": job.dataset, "inline": job.dataset_inline},
         "progress": {"total": job.total, "done": job.done, "errors": job.errors},
         "created_at": job.created_at,

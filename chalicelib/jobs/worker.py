@@ -198,7 +198,7 @@ def evaluate(
 ) -> ChunkOutcome:
     """The chunk's results: every item on a first run; on a retry round, the earlier results
     with only their `error` answers asked again."""
-    deployments = ctx.deployments(job.models)
+    deployments = ctx.deployments(job.models, job.versions)
     try:
         if previous is None:
             items = ctx.objects.get_input(job.evaluation_id, chunk)

@@ -24,7 +24,7 @@ def tunegate_fields(answer: Invocation) -> dict[str, Any]:
     response = answer.response
     return {
         "invocation_id": response.invocation_id,
-        "version": None,  # versions come with CONTRACT section 7
+        "version": response.version,
         "feedback_token": response.feedback_token,
         "prediction": response.prediction,
         "valid": response.valid,

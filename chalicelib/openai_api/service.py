@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from chalicelib.config.registry import Deployment, Registry
+from chalicelib.config.registry import Deployment
+from chalicelib.deployments.resolve import RegistryView, Resolved
 from chalicelib.errors import InvalidRequest, NotFound, PayloadTooLarge
 from chalicelib.formats import InferenceParams, Message, Prompt
 from chalicelib.openai_api.models import ChatCompletionRequest, CompletionRequest, GenerationRequest
@@ -22,17 +23,13 @@ CHOICE_CONCURRENCY = 4
 _MAX_TEMPERATURE = {"bedrock": 1.0, "openai": 2.0}
 
 
-def resolve_deployment(registry: Registry, model: str) -> Deployment:
-    """`model` names a deployment; `alias@version` waits for versions (CONTRACT section 7)."""
-    name, at, version = model.partition("@")
-    if at:
-        raise NotFound(
-            f"Model {model!r}: versions are not available yet; call the deployment by its "
-            f"name ({name!r}), which answers with its current model.",
-            details=[{"field": "model", "reason": f"version {version!r} is unknown"}],
-        )
+def resolve_deployment(
+    registry: RegistryView, model: str, routing_key: str | None = None
+) -> Resolved:
+    """`model` names a deployment (its split chooses the version, sticky by `routing_key`) or
+    one version of it (`alias@version`, CONTRACT section 7)."""
     try:
-        return registry.get(model)
+        return registry.resolve(model, routing_key)
     except NotFound as exc:
         raise NotFound(exc.message, details=[{"field": "model", "reason": "unknown"}]) from None
 
@@ -86,15 +83,16 @@ def answer_all(
     params: InferenceParams,
     ctx: InvocationContext,
     metadata: dict[str, str],
+    version: int | None = None,
 ) -> list[Invocation]:
     """One recorded invocation per prompt, in order; the first failure (in order) is raised."""
     for prompt in prompts:
         _check_length(prompt, ctx)
     if len(prompts) == 1:
-        return [invoke_prompt(deployment, prompts[0], params, ctx, metadata)]
+        return [invoke_prompt(deployment, prompts[0], params, ctx, metadata, version=version)]
     with ThreadPoolExecutor(max_workers=min(CHOICE_CONCURRENCY, len(prompts))) as pool:
         futures = [
-            pool.submit(invoke_prompt, deployment, prompt, params, ctx, metadata)
+            pool.submit(invoke_prompt, deployment, prompt, params, ctx, metadata, version=version)
             for prompt in prompts
         ]
         return [future.result() for future in futures]
@@ -105,20 +103,25 @@ def _metadata(request: GenerationRequest) -> dict[str, str]:
 
 
 def chat_completion(
-    registry: Registry, request: ChatCompletionRequest, ctx: InvocationContext
+    registry: RegistryView, request: ChatCompletionRequest, ctx: InvocationContext
 ) -> dict[str, Any]:
-    deployment = resolve_deployment(registry, request.model)
+    """OpenAI's `user` is the routing key: one end user stays on one version of a split."""
+    resolved = resolve_deployment(registry, request.model, request.user)
+    deployment = resolved.deployment
     params = generation_params(deployment, request)
     prompt = chat_prompt(deployment, request)
-    [answer] = answer_all(deployment, [prompt], params, ctx, _metadata(request))
+    [answer] = answer_all(
+        deployment, [prompt], params, ctx, _metadata(request), version=resolved.version
+    )
     return chat_completion_body(deployment.name, answer)
 
 
 def completion(
-    registry: Registry, request: CompletionRequest, ctx: InvocationContext
+    registry: RegistryView, request: CompletionRequest, ctx: InvocationContext
 ) -> dict[str, Any]:
-    deployment = resolve_deployment(registry, request.model)
+    resolved = resolve_deployment(registry, request.model, request.user)
+    deployment = resolved.deployment
     params = generation_params(deployment, request)
     prompts = [render_prompt(deployment.prompt, input_text=p) for p in request.prompts()]
-    answers = answer_all(deployment, prompts, params, ctx, _metadata(request))
+    answers = answer_all(deployment, prompts, params, ctx, _metadata(request), resolved.version)
     return completion_body(deployment.name, answers)

@@ -15,7 +15,7 @@ from chalicelib.api.models import InvokeRequest, InvokeResponse, Usage
 from chalicelib.config.registry import Deployment
 from chalicelib.errors import PayloadTooLarge, TunegateError
 from chalicelib.formats import InferenceParams, Message, Prompt
-from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.observability import MetricUnit, add_version_dimensions, logger, metrics
 from chalicelib.providers import complete
 from chalicelib.providers.retries import RetryPolicy
 from chalicelib.serving.feedback_tokens import issue_feedback_token
@@ -38,8 +38,13 @@ class InvocationContext:
 
 
 def invoke(
-    deployment: Deployment, request: InvokeRequest, ctx: InvocationContext
+    deployment: Deployment,
+    request: InvokeRequest,
+    ctx: InvocationContext,
+    version: int | None = None,
 ) -> InvokeResponse:
+    """Invoke `deployment` (version `version` of its alias, named in the answer, the record,
+    the logs and the metrics)."""
     started = time.perf_counter()
     if request.text_length() > ctx.max_input_chars:
         raise PayloadTooLarge(
@@ -50,7 +55,9 @@ def invoke(
         deployment.prompt, input_text=request.input, messages=messages, system=request.system
     )
     params = resolve_params(deployment.inference, **request.parameters.model_dump())
-    return invoke_prompt(deployment, prompt, params, ctx, request.metadata, started).response
+    return invoke_prompt(
+        deployment, prompt, params, ctx, request.metadata, started, version=version
+    ).response
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,19 +76,23 @@ def invoke_prompt(
     ctx: InvocationContext,
     metadata: Mapping[str, str] | None = None,
     started: float | None = None,
+    version: int | None = None,
 ) -> Invocation:
     """Call, parse and record one prompt already in the deployment's trained format."""
     started = time.perf_counter() if started is None else started
     invocation_id = str(uuid.uuid4())
     logger.set_correlation_id(invocation_id)  # feedback on this answer logs the same id
-    logger.append_keys(invocation_id=invocation_id, model=deployment.name)
+    logger.append_keys(invocation_id=invocation_id, model=deployment.name, version=version)
     annotate("model", deployment.name)
     annotate("invocation_id", invocation_id)
     metrics.add_dimension(name="model", value=deployment.name)
+    if version is not None:
+        annotate("version", str(version))
+        add_version_dimensions(deployment.name, version)
     metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
     try:
         return _call_and_record(
-            deployment, prompt, params, dict(metadata or {}), invocation_id, ctx, started
+            deployment, prompt, params, dict(metadata or {}), invocation_id, ctx, started, version
         )
     finally:
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -96,11 +107,13 @@ def _call_and_record(
     invocation_id: str,
     ctx: InvocationContext,
     started: float,
+    version: int | None,
 ) -> Invocation:
     now = time.time()
     record = InvocationRecord(
         invocation_id=invocation_id,
         model=deployment.name,
+        version=version,
         created_at=datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
         latency_ms=0.0,
         model_latency_ms=0.0,
@@ -142,11 +155,17 @@ def _call_and_record(
         extra["output"] = completion.text
     logger.info("invocation", extra=extra)
     token = issue_feedback_token(
-        ctx.token_secret, invocation_id, deployment.name, now=now, ttl_seconds=ctx.token_ttl_seconds
+        ctx.token_secret,
+        invocation_id,
+        deployment.name,
+        now=now,
+        ttl_seconds=ctx.token_ttl_seconds,
+        version=version,
     )
     response = InvokeResponse(
         invocation_id=invocation_id,
         model=deployment.name,
+        version=version,
         output=completion.text,
         prediction=parsed.prediction,
         valid=parsed.valid,

@@ -19,7 +19,7 @@ from chalicelib.storage.codec import from_item, to_item
 from chalicelib.storage.dynamo import AlreadyExists, Update
 
 MODEL_INDEX = "model-updated_at-index"
-_REPLACEABLE = ("rating", "thumbs", "comment", "correction", "correction_source")
+_REPLACEABLE = ("rating", "thumbs", "comment", "correction", "correction_source", "version")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,8 @@ class FeedbackRecord:
     correction_source: str | None = None
     revision: int = 0
     created_at: str | None = None
+    #: The alias's version that answered the rated invocation (None: before versions).
+    version: int | None = None
 
 
 #: What an outage of the feedback table says.

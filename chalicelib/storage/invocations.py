@@ -39,8 +39,10 @@ class InvocationRecord:
     input: dict[str, Any] | None = None
     output: str | None = None
     expires_at: int | None = None
-    version: int | None = None  # the alias's version that answered (None: before versions)
-    shadow_of: str | None = None  # a shadow copy: the id of the served invocation it copies
+    #: The alias's version that answered (None: recorded before versions existed).
+    version: int | None = None
+    #: Shadow copies only: the invocation this one shadowed (its output is never returned).
+    shadow_of: str | None = None
 
 
 class InvocationStore(Protocol):

@@ -14,6 +14,7 @@ import fnmatch
 import json
 import os
 import threading
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -105,6 +106,7 @@ def logical(service: str, params: dict[str, Any]) -> str:
             settings.invocations_table: "InvocationsTable",
             settings.feedback_table: "FeedbackTable",
             settings.evaluations_table: "EvaluationsTable",
+            settings.registry_table: "RegistryTable",
         }
         name = tables[params["TableName"]]
         return f"{name}/index/{params['IndexName']}" if "IndexName" in params else name
@@ -284,6 +286,7 @@ def run_api(jobs: Harness, settings: Any) -> dict[str, str]:
         "/v1/feedback/export?model=sentiment-converse",
     ):
         assert jobs.get(path).status_code == 200, path
+    run_deployment_routes(jobs)
     # A job record that cannot be written: the API takes its inline dataset back (item 3).
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = DEAD_ENDPOINT
     aws.reset_clients()
@@ -305,6 +308,36 @@ def run_api(jobs: Harness, settings: Any) -> dict[str, str]:
             {"models": MODELS, "dataset": {"records": drug_review_records()[:3]}}
         ),
     }
+
+
+def run_deployment_routes(jobs: Harness) -> None:
+    """Every deployment route, on a fresh alias (CONTRACT section 7)."""
+    from chalicelib.runtime import get_runtime
+
+    name = f"usage-{uuid.uuid4().hex[:8]}"
+    base = f"/v1/deployments/{name}"
+    spec = json.loads(json.dumps(get_runtime().registry.get("sentiment-converse").model_dump()))
+    del spec["name"]
+    for _ in range(2):
+        created = jobs.client.http.post(
+            f"{base}/versions", headers=auth_headers(), body=json.dumps(spec)
+        )
+        assert created.status_code == 201, created.body
+    routing = {"routes": [{"version": 2, "weight": 100}], "expected_revision": 1}
+    routed = jobs.client.http.put(
+        f"{base}/routing", headers=auth_headers(), body=json.dumps(routing)
+    )
+    assert routed.status_code == 200, routed.body
+    assert jobs.post(f"{base}/rollback").status_code == 200
+    for path in ("/v1/deployments", base, f"{base}/versions/1", f"{base}/history"):
+        assert jobs.get(path).status_code == 200, path
+    get_runtime().deployments.invalidate()  # the next invoke reads the registry again
+    invoked = jobs.client.http.post(
+        f"/v1/models/{name}/invoke",
+        headers=auth_headers(),
+        body=json.dumps({"input": "Worked well."}),
+    )
+    assert invoked.status_code == 200, invoked.body
 
 
 def losing_chunk_attempt(evaluation_id: str) -> None:
@@ -334,8 +367,10 @@ def test_every_grant_is_used_and_every_call_granted(
     from scripts.worker import LocalWorker
 
     def worker_handler(event: dict[str, Any], context: Any) -> Any:
-        # Its own Lambda: nothing cached by the API in this process (the queue's URL) carries over.
+        # Its own Lambda: nothing cached by the API in this process (the queue's URL, the
+        # registry) carries over.
         reset_job_context()
+        stack.runtime.deployments.invalidate()
         with recorder.running("worker"):
             return stack.evaluation_worker(event, context)
 

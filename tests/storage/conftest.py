@@ -49,3 +49,14 @@ def jobs(backend: str) -> Any:
     from chalicelib.config.settings import get_settings
 
     return DynamoJobStore(get_settings().evaluations_table)
+
+
+@pytest.fixture()
+def registry(backend: str) -> Any:
+    from chalicelib.storage.registry import DynamoRegistryStore, MemoryRegistryStore
+
+    if backend == "memory":
+        return MemoryRegistryStore()
+    from chalicelib.config.settings import get_settings
+
+    return DynamoRegistryStore(get_settings().registry_table)
