@@ -34,10 +34,12 @@ _NOT_WORD = re.compile(r"\W")  # lm-eval's sanitize_task_name
 
 
 def item_records(result: ItemResult) -> Iterator[dict[str, Any]]:
-    """The items.jsonl records of one item, one per model."""
+    """The items.jsonl records of one item, one per model; with a judge, each record holds the
+    judge's calls about that model's answer (`judge`: rubric scores, or pairwise verdicts in
+    both orders, each with its reason), the per-item verdicts a human review compares with."""
     item = result.item
     for answer in result.answers:
-        yield {
+        record = {
             "index": item.index,
             "model": answer.model,
             "input": item.input_json(),
@@ -49,6 +51,11 @@ def item_records(result: ItemResult) -> Iterator[dict[str, Any]]:
             "latency_ms": answer.latency_ms,
             "category": item.category,
         }
+        if result.judgements:
+            record["judge"] = [
+                j.to_record() for j in result.judgements if answer.model in j.models
+            ]
+        yield record
 
 
 class ItemsSpool:

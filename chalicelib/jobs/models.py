@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from chalicelib.api.models import RequestBody
 from chalicelib.errors import TunegateError
+from chalicelib.evaluation.judge import JudgeSpec
 
 Status = Literal["queued", "running", "succeeded", "completed_with_errors", "failed", "cancelled"]
 ItemStatus = Literal["ok", "invalid", "error"]
@@ -58,6 +59,7 @@ class EvaluationRequest(RequestBody):
     seed: int = Field(default=0, ge=-(2**63), le=2**63 - 1)
     samples: int = Field(default=20, ge=0, le=MAX_SAMPLES)
     skip_invalid_lines: bool = False
+    judge: JudgeSpec | None = None
 
     @field_validator("models")
     @classmethod
@@ -127,6 +129,8 @@ class JobRecord:
     #: Hash prefix of the key that created the job (chalicelib/auth/scopes.py): only it, or a key
     #: with `admin`, sees the job. None (jobs from before owners were kept): `admin` only.
     owner: str | None = None
+    #: The request's `judge` (JudgeSpec fields, None omitted); None: no judge.
+    judge: dict[str, Any] | None = None
 
     @property
     def results_ready(self) -> bool:

@@ -19,6 +19,7 @@ from chalicelib.evaluation.datasets import Dataset, DatasetError
 from chalicelib.evaluation.outputs import LM_EVAL, REPORT, RESULTS, item_records
 from chalicelib.evaluation.scoring import reference_check
 from chalicelib.jobs.context import JobContext
+from chalicelib.jobs.judging import check_judge
 from chalicelib.jobs.models import (
     EvaluationRequest,
     InvalidState,
@@ -48,6 +49,7 @@ def submit(ctx: JobContext, request: EvaluationRequest, owner: str | None = None
     fails, so a refused attempt leaves no object behind (a crash in between leaves one to the
     bucket's retention rule)."""
     deployments = ctx.deployments(request.models)
+    check_judge(ctx, request.judge, deployments)
     evaluation_id = uuid.uuid4().hex
     spec = request.dataset
     if spec.records is not None:
@@ -85,6 +87,7 @@ def submit(ctx: JobContext, request: EvaluationRequest, owner: str | None = None
         samples=request.samples,
         skip_invalid_lines=request.skip_invalid_lines,
         owner=owner,
+        judge=None if request.judge is None else request.judge.model_dump(exclude_none=True),
     )
     try:
         ctx.store.create(job)
