@@ -103,6 +103,14 @@ def test_registry(emulator_url: str, reference_arn: str) -> dict[str, Any]:
             "inference": {"max_tokens": 20},
             "output": {"type": "number", "range": [0, 10]},
         },
+        {  # the emulator's untuned base model answering free text (a judge's weaker side)
+            "name": "base-text",
+            "provider": "bedrock",
+            "model_id": "anthropic.claude-3-haiku-20240307-v1:0",
+            "request_format": "converse",
+            "inference": {"max_tokens": 50, "temperature": 0},
+            "output": {"type": "text"},
+        },
         {  # the emulator's local judge (emulator/judge_model.py), priced per token
             "name": "judge",
             "provider": "bedrock",

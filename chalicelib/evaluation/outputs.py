@@ -52,9 +52,7 @@ def item_records(result: ItemResult) -> Iterator[dict[str, Any]]:
             "category": item.category,
         }
         if result.judgements:
-            record["judge"] = [
-                j.to_record() for j in result.judgements if answer.model in j.models
-            ]
+            record["judge"] = [j.to_record() for j in result.judgements if answer.model in j.models]
         yield record
 
 
