@@ -177,6 +177,8 @@ def view(ctx: JobContext, job: JobRecord) -> dict[str, Any]:
             "lm_eval": f"{base}/results.json?format=lm-eval",
         },
     }
+    if results.get("judge") is not None:  # CONTRACT section 10
+        body["judge"] = results["judge"]
     if job.error:
         body["error"] = job.error
     return body

@@ -170,8 +170,9 @@ def test_the_default_rubric_depends_on_the_task_kind() -> None:
     label = TEXT.model_copy(
         update={"output": TEXT.output.model_copy(update={"type": "label", "labels": ["x"]})}
     )
-    assert plan_judge(JudgeSpec(model="t", mode="rubric"), TEXT, [TEXT]).criteria == (
-        DEFAULT_CRITERIA["text"]
+    assert (
+        plan_judge(JudgeSpec(model="t", mode="rubric"), TEXT, [TEXT]).criteria
+        == (DEFAULT_CRITERIA["text"])
     )
     labels_plan = plan_judge(JudgeSpec(model="t", mode="rubric"), TEXT, [label])
     assert labels_plan.kind == "labels"
