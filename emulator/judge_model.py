@@ -23,9 +23,12 @@ POSITION_BONUS = 0.05
 TIE_MARGIN = 0.01
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
-    "a an the and or of to in on for with is are was were be it this that as at by from "
-    "not no but its answer reference".split()
-)
+    [
+        "a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "is",
+        "are", "was", "were", "be", "it", "this", "that", "as", "at", "by", "from",
+        "not", "no", "but", "its", "answer", "reference",
+    ]
+)  # fmt: skip
 
 
 def _section(prompt: str, name: str) -> str | None:

@@ -124,10 +124,11 @@ def lm_eval_document(
         entry: dict[str, Any] = {"name": name, "alias": name, "sample_len": metrics_n}
         reported = [m for m in METRICS if metrics.get(m.key) is not None]
         for metric in reported:
+            # lm-eval writes "<metric>_stderr,none" beside every metric, "N/A" when it has none
+            # (a CI has no lm-eval key: stderrs only)
             entry[f"{metric.lm_eval},none"] = metrics[metric.key]
-            if metric.spread == "stderr":  # a CI has no lm-eval key: stderrs only
-                stderr = metrics.get(f"{metric.key}_stderr")
-                entry[f"{metric.lm_eval}_stderr,none"] = "N/A" if stderr is None else stderr
+            stderr = metrics.get(f"{metric.key}_stderr")
+            entry[f"{metric.lm_eval}_stderr,none"] = "N/A" if stderr is None else stderr
         tasks[name] = entry
         higher[name] = {m.lm_eval: m.higher_is_better for m in reported}
         inference = deployment.inference

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.evaluation.test_evaluate_cli import evaluate, fresh_emulator, read_items
 
 __all__ = ["fresh_emulator"]  # the fixture, used by name
@@ -61,3 +63,42 @@ def test_bad_judge_options_stop_the_cli_before_any_model_call(
         done = evaluate(tmp_path / "x", "echo-converse", dataset=EXPLAIN, extra=extra)
         assert done.returncode == 2 and needle in done.stderr, (extra, done.stderr)
     assert fresh_emulator.stats()["total"] == 0
+
+
+def test_lm_eval_results_name_text_metrics_as_lm_eval_does(
+    fresh_emulator: Any, tmp_path: Path
+) -> None:
+    from lm_eval import utils as lm_utils
+
+    out = tmp_path / "eval"
+    done = evaluate(out, "echo-converse", dataset=EXPLAIN, extra=("--limit", "15"))
+    assert done.returncode == 0, done.stderr
+    document = json.loads((out / "lm_eval_results.json").read_text())
+    task = document["results"]["echo-converse"]
+    results = json.loads((out / "results.json").read_text())["results"]["echo-converse"]
+    for ours, theirs in (
+        ("exact_match", "exact_match"),
+        ("token_f1", "f1"),
+        ("rouge_l", "rougeL"),
+        ("chrf", "chrf"),
+    ):
+        assert task[f"{theirs},none"] == results[ours]
+        assert task[f"{theirs}_stderr,none"] == results[f"{ours}_stderr"]
+    assert "rougeL" in lm_utils.make_table(document)
+
+
+def test_text_stderr_is_the_sample_standard_error() -> None:
+    import random
+
+    from scipy.stats import sem
+
+    from chalicelib.evaluation.text_metrics import TEXT_METRICS, TextScores
+
+    rng = random.Random(5)
+    rows = [tuple(rng.choice([0.0, 0.25, 0.5, 1.0]) for _ in TEXT_METRICS) for _ in range(50)]
+    scores = TextScores()
+    for row in rows:
+        scores.add(row)
+    result = scores.result(seed=0, resamples=10)
+    for k, name in enumerate(TEXT_METRICS):
+        assert result[f"{name}_stderr"] == pytest.approx(sem([r[k] for r in rows]), rel=1e-12)
