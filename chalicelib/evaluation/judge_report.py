@@ -41,6 +41,11 @@ def _p(value: object) -> str:
     return "< 0.001" if n < 0.001 else f"{n:.3f}"
 
 
+def _p_phrase(value: object) -> str:
+    shown = _p(value)
+    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+
+
 def judge_section(judge: object) -> str:
     """The report's Judge section; empty when the run had no judge."""
     j = _mapping(judge)
@@ -212,6 +217,7 @@ def judge_lines(judge: Mapping[str, Any]) -> str:
                 f"  {p.get('a')} vs {p.get('b')}: wins {_pct(p.get('win_rate'))}"
                 f"{_interval(p.get('win_rate_ci95'), _pct)}, ties {_pct(p.get('tie_rate'))}, "
                 f"losses {_pct(p.get('loss_rate'))} (n = {p.get('n')}, "
-                f"{p.get('position_flips')} order flips), sign test p = {_p(p.get('sign_test_p'))}"
+                f"{p.get('position_flips')} order flips), "
+                f"sign test {_p_phrase(p.get('sign_test_p'))}"
             )
     return "\n".join(lines)
