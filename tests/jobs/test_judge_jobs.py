@@ -157,3 +157,28 @@ def test_a_bad_judge_is_a_400_naming_the_field_before_any_model_call(
     assert error["code"] == "invalid_request"
     assert any(d["field"].startswith(field) for d in error["details"]), error
     assert jobs.calls() == 0
+
+
+def test_a_failed_judge_call_is_an_error_that_retry_judges_again(jobs: Harness) -> None:
+    records = explain_records(20)
+    judge = {"model": "judge", "mode": "pairwise"}
+    expected = one_pass(records, PAIR, judge)
+    jobs.emulator.reset()
+    # Access denied is permanent: neither botocore nor the runner asks again.
+    jobs.emulator.script([{"model_id": JUDGE_ID, "error": "AccessDeniedException"}] * 2)
+    evaluation_id = jobs.submit({"models": PAIR, "dataset": {"records": records}, "judge": judge})
+    job = jobs.run(evaluation_id)
+
+    assert job["status"] == "completed_with_errors"
+    assert job["judge"]["n_error"] == 2
+    pair = job["judge"]["pairwise"]["pairs"][0]
+    assert 1 <= pair["n_error"] <= 2 and pair["n"] == len(records) - pair["n_error"]
+    assert 1 <= job["progress"]["errors"] <= 2
+
+    jobs.emulator.reset()
+    assert jobs.post(f"/v1/evaluations/{evaluation_id}/retry").status_code == 202
+    job = jobs.run(evaluation_id)
+
+    assert job["status"] == "succeeded"
+    assert job["judge"] == expected
+    assert jobs.calls() == judge_calls(jobs) <= 4  # no model asked again; only those items judged
