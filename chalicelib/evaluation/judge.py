@@ -65,7 +65,9 @@ class JudgeSpec(RequestBody):
 
     @field_validator("criteria")
     @classmethod
-    def _criteria(cls, names: list[str]) -> list[str]:
+    def _criteria(cls, names: list[str] | None) -> list[str] | None:
+        if names is None:  # an explicit null is the default
+            return None
         bad = [n for n in names if not CRITERION.match(n)]
         if bad:
             raise ValueError(

@@ -147,6 +147,7 @@ def test_rubric_mode_counts_unreadable_judge_answers(jobs: Harness) -> None:
         ({"model": "judge", "mode": "rubric", "samples": 0}, PAIR, 400, "judge.samples"),
         ({"model": "judge", "mode": "rubric", "tone": "kind"}, PAIR, 400, "judge.tone"),
         ({"mode": "rubric"}, PAIR, 400, "judge.model"),
+        ({"model": "judge", "criteria": None, "rubric": None}, PAIR, 400, "judge.mode"),
     ],
 )
 def test_a_bad_judge_is_a_400_naming_the_field_before_any_model_call(
