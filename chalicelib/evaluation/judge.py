@@ -23,7 +23,7 @@ from chalicelib.errors import InvalidRequest, NotFound
 
 JudgeMode = Literal["rubric", "pairwise"]
 TaskKind = Literal["text", "labels"]
-JudgeStatus = Literal["ok", "unreadable", "error", "skipped"]
+JudgeStatus = Literal["ok", "unreadable", "error"]
 Winner = Literal["A", "B", "tie"]
 
 PROMPT_VERSIONS: dict[str, str] = {"rubric": "rubric-v1", "pairwise": "pairwise-v1"}

@@ -101,8 +101,6 @@ class JudgeTotals:
         self.items += 1
         orders: dict[tuple[str, ...], Judgement] = {}
         for j in judgements:
-            if j.status == "skipped":
-                continue
             self.counters["calls"] += 1
             self.counters[j.status] += 1
             self.counters["cached"] += j.cached
