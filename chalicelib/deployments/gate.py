@@ -6,7 +6,8 @@ the version of each model it ran, and renders a failed decision as `409 promotio
 A candidate passes when it is not worse than the champion on the output's criterion: the
 difference is within `max_drop`, or the drop is not significant (p >= 0.05) and the candidate's
 score stays inside the champion's 95% interval. Each output type has its criterion in
-`CRITERIA`; `text` has none yet (a later issue adds a judge criterion there).
+`CRITERIA`; `text` outputs are judged by the evaluation's LLM judge (CONTRACT section 10):
+its pairwise verdicts, else its rubric scores; without a judge there is no criterion.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class _Pair:
     champion_result: ModelResult
     pair: dict[str, Any]  # the evaluation's comparison entry, oriented candidate − champion
     max_drop: float
+    judge: Mapping[str, Any] | None = None  # results.json's `judge`, when the run had one
 
 
 Criterion = Callable[[_Pair], GateDecision]
@@ -105,6 +107,7 @@ def promotion_gate(
             champion_result=evaluation.results[champion_name],
             pair=pair,
             max_drop=max_drop,
+            judge=evaluation.judge,
         )
     )
 
@@ -257,5 +260,119 @@ def _number_criterion(pair: _Pair) -> GateDecision:
     return GateDecision(True, reasons, comparison)
 
 
-#: The criterion of each output type. `text` has none yet: the judge criterion goes here.
-CRITERIA: dict[str, Criterion] = {"label": _label_criterion, "number": _number_criterion}
+def _text_criterion(pair: _Pair) -> GateDecision:
+    """Text answers have no accuracy worth gating on; the judge decides. Pairwise (preferred):
+    the candidate's net win rate (wins − losses over judged items) >= −max_drop, else losses
+    the sign test cannot tell from chance (p >= 0.05). Rubric: every criterion's mean >= the
+    champion's − max_drop, else not below the champion's 95% interval."""
+    judge = pair.judge
+    if not judge:
+        return GateDecision(
+            False,
+            [
+                "no criterion for text outputs without a judge: evaluate with a pairwise "
+                "or rubric judge (CONTRACT section 10)"
+            ],
+            None,
+        )
+    if judge.get("pairwise"):
+        return _pairwise_criterion(pair, judge["pairwise"])
+    return _rubric_criterion(pair, judge.get("rubric_scores") or {})
+
+
+def _pairwise_criterion(pair: _Pair, pairwise: Mapping[str, Any]) -> GateDecision:
+    entry = next(
+        (
+            p
+            for p in pairwise.get("pairs", [])
+            if {p.get("a"), p.get("b")} == {pair.candidate, pair.champion}
+        ),
+        None,
+    )
+    if entry is None or not entry.get("n"):
+        return GateDecision(False, ["the judge compared no item of the two versions"], None)
+    flip = entry["a"] != pair.candidate
+    wins, losses = (entry["losses"], entry["wins"]) if flip else (entry["wins"], entry["losses"])
+    n, ties = entry["n"], entry["ties"]
+    win_ci = entry["loss_rate_ci95"] if flip else entry["win_rate_ci95"]
+    loss_ci = entry["win_rate_ci95"] if flip else entry["loss_rate_ci95"]
+    net = (wins - losses) / n
+    p = entry["sign_test_p"]
+    comparison = _comparison(
+        pair,
+        "judge_pairwise",
+        {
+            "judge_pairwise": {
+                "n": n,
+                "candidate_wins": wins,
+                "ties": ties,
+                "champion_wins": losses,
+                "candidate_win_rate": wins / n,
+                "candidate_win_rate_ci95": win_ci,
+                "candidate_loss_rate": losses / n,
+                "candidate_loss_rate_ci95": loss_ci,
+                "net_win_rate": net,
+            }
+        },
+        {"sign_test": p},
+    )
+    if net >= -pair.max_drop:
+        return GateDecision(
+            True,
+            [
+                f"judge: net win rate {net:+.4f} >= -{pair.max_drop:g} ({wins} wins, "
+                f"{ties} ties, {losses} losses)"
+            ],
+            comparison,
+        )
+    reasons = [f"judge: the champion won more often ({losses} vs {wins} of {n}, net {net:+.4f})"]
+    if p < SIGNIFICANCE:
+        reasons.append(f"the difference is significant (sign test p = {p:.4g} < {SIGNIFICANCE})")
+        return GateDecision(False, reasons, comparison)
+    reasons.append(f"the difference is not significant (sign test p = {p:.4g})")
+    return GateDecision(True, reasons, comparison)
+
+
+def _rubric_criterion(pair: _Pair, scores: Mapping[str, Any]) -> GateDecision:
+    cand = (scores.get(pair.candidate) or {}).get("criteria") or {}
+    champ = (scores.get(pair.champion) or {}).get("criteria") or {}
+    metrics: dict[str, Any] = {}
+    reasons: list[str] = []
+    passed = bool(champ)
+    for criterion, theirs in champ.items():
+        mine = cand.get(criterion) or {}
+        a, b, ci = mine.get("mean"), theirs.get("mean"), theirs.get("ci95")
+        metrics[f"judge_{criterion}"] = {
+            "candidate": a,
+            "champion": b,
+            "champion_ci95": ci,
+            "difference": None if a is None or b is None else a - b,
+        }
+        if a is None or b is None:
+            passed = False
+            reasons.append(f"judge: no {criterion} score for one of the versions")
+        elif a - b >= -pair.max_drop:
+            reasons.append(f"judge: {criterion} {a:.3f} vs {b:.3f}")
+        elif ci is not None and a >= ci[0]:
+            reasons.append(
+                f"judge: {criterion} {a:.3f} is below {b:.3f} but within the champion's 95% "
+                f"interval (lower bound {ci[0]:.3f})"
+            )
+        else:
+            passed = False
+            bound = "unknown" if ci is None else f"{ci[0]:.3f}"
+            reasons.append(
+                f"judge: {criterion} {a:.3f} is below the champion's 95% interval "
+                f"(lower bound {bound})"
+            )
+    if not champ:
+        reasons.append("judge: no rubric scores for the champion")
+    return GateDecision(passed, reasons, _comparison(pair, "judge_rubric", metrics, {}))
+
+
+#: The criterion of each output type.
+CRITERIA: dict[str, Criterion] = {
+    "label": _label_criterion,
+    "number": _number_criterion,
+    "text": _text_criterion,
+}

@@ -3,13 +3,18 @@ ModelComparison) from constructed predictions: every branch of CONTRACT section 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
+from scipy.stats import binomtest
 
+from chalicelib.config.registry import Deployment
 from chalicelib.deployments.gate import GateDecision, promotion_gate
+from chalicelib.evaluation.judge import Judgement, JudgePlan
+from chalicelib.evaluation.judge_stats import JudgeTotals
 from chalicelib.evaluation.metrics import ModelComparison, ModelMetrics, Outcome
 from chalicelib.evaluation.results import EvaluationResults, RunMeta, RunStatus
 
@@ -183,10 +188,90 @@ def test_an_evaluation_without_the_pair_comparison_is_rejected() -> None:
     assert gate(stripped).reasons == ["the evaluation holds no comparison of the two versions"]
 
 
-def test_text_outputs_have_no_criterion_yet() -> None:
-    refs = labels(10)
-    decision = gate(evaluate(refs, {CHAMPION: refs, CANDIDATE: refs}), output="text")
-    assert not decision.passed and decision.reasons == ["no criterion for text outputs"]
+def judged(
+    evaluation: EvaluationResults, mode: str, verdicts: Sequence[Any], seed: int = 0
+) -> EvaluationResults:
+    """`evaluation` with a judge section computed by the real JudgeTotals: pairwise `verdicts`
+    are (candidate's order-A winner, order-B winner) per item; rubric ones are (candidate
+    score, champion score)."""
+    plan = JudgePlan(
+        deployment=Deployment(
+            name="judge",
+            provider="bedrock",
+            model_id="tunegate.judge-v1:0",
+            request_format="converse",
+        ),
+        mode=mode,  # type: ignore[arg-type]
+        kind="text",
+        rubric="Rate the answer.",
+        criteria=("correctness",),
+        custom_rubric=False,
+    )
+    totals = JudgeTotals([CHAMPION, CANDIDATE])
+    for first, second in verdicts:
+        if mode == "pairwise":  # champion shown as A first, then candidate as A
+            totals.add(
+                None,
+                [
+                    Judgement("pairwise", (CHAMPION, CANDIDATE), "ok", winner=first),
+                    Judgement("pairwise", (CANDIDATE, CHAMPION), "ok", winner=second),
+                ],
+            )
+        else:
+            totals.add(
+                None,
+                [
+                    Judgement("rubric", (CANDIDATE,), "ok", scores={"correctness": first}),
+                    Judgement("rubric", (CHAMPION,), "ok", scores={"correctness": second}),
+                ],
+            )
+    return dataclasses.replace(evaluation, judge=totals.result(plan, seed=seed, resamples=300))
+
+
+def text_run() -> EvaluationResults:
+    refs = labels(40)
+    return evaluate(refs, {CHAMPION: refs, CANDIDATE: refs})
+
+
+def test_text_outputs_without_a_judge_have_no_criterion() -> None:
+    decision = gate(text_run(), output="text")
+    assert not decision.passed and "without a judge" in decision.reasons[0]
+
+
+def test_a_text_candidate_the_judge_prefers_passes_on_the_pairwise_criterion() -> None:
+    # candidate wins 20 (B then A), champion wins 5, 15 ties (order flips)
+    verdicts = [("B", "A")] * 20 + [("A", "B")] * 5 + [("A", "A")] * 15
+    decision = gate(judged(text_run(), "pairwise", verdicts), output="text")
+    assert decision.passed, decision.reasons
+    shown = decision.comparison["metrics"]["judge_pairwise"]  # type: ignore[index]
+    assert (shown["candidate_wins"], shown["champion_wins"], shown["ties"]) == (20, 5, 15)
+    assert decision.comparison["p_values"]["sign_test"] == pytest.approx(  # type: ignore[index]
+        binomtest(20, 25, 0.5).pvalue
+    )
+
+
+def test_a_text_candidate_the_judge_clearly_rejects_is_refused() -> None:
+    verdicts = [("A", "B")] * 22 + [("B", "A")] * 4 + [("tie", "tie")] * 14
+    decision = gate(judged(text_run(), "pairwise", verdicts), output="text")
+    assert not decision.passed
+    assert any("significant" in r for r in decision.reasons)
+    assert binomtest(4, 26, 0.5).pvalue < 0.05
+
+
+def test_a_text_candidate_slightly_behind_but_not_significantly_passes() -> None:
+    verdicts = [("A", "B")] * 7 + [("B", "A")] * 5 + [("tie", "tie")] * 28
+    decision = gate(judged(text_run(), "pairwise", verdicts), output="text")
+    assert decision.passed and "not significant" in decision.reasons[-1]
+
+
+def test_rubric_scores_gate_text_outputs_against_the_champion_interval() -> None:
+    rng = random.Random(5)
+    champion = [rng.choice([3, 4, 4, 5]) for _ in range(60)]
+    same = judged(text_run(), "rubric", [(c, c) for c in champion])
+    assert gate(same, output="text").passed
+    worse = judged(text_run(), "rubric", [(max(1, c - 2), c) for c in champion])
+    decision = gate(worse, output="text")
+    assert not decision.passed and "below the champion's 95% interval" in decision.reasons[0]
 
 
 def numbers(n: int, seed: int = 4) -> list[float]:
