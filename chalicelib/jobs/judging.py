@@ -12,15 +12,19 @@ from chalicelib.jobs.models import JobRecord
 
 
 def check_judge(
-    ctx: JobContext, spec: JudgeSpec | None, models: Sequence[Deployment]
+    ctx: JobContext,
+    spec: JudgeSpec | None,
+    models: Sequence[Deployment],
+    versions: dict[str, int] | None = None,
 ) -> JudgePlan | None:
-    """InvalidRequest (naming the `judge.*` field) before anything is stored or called."""
+    """InvalidRequest (naming the `judge.*` field) before anything is stored or called;
+    `versions` pins the judge's version as the job recorded it."""
     if spec is None:
         return None
-    return resolve_judge(spec, lambda name: ctx.deployments([name])[0], models)
+    return resolve_judge(spec, lambda name: ctx.deployments([name], versions)[0], models)
 
 
 def job_judge(ctx: JobContext, job: JobRecord, models: Sequence[Deployment]) -> JudgePlan | None:
     if job.judge is None:
         return None
-    return check_judge(ctx, stored_spec(job.judge), models)
+    return check_judge(ctx, stored_spec(job.judge), models, job.versions)

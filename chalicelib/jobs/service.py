@@ -48,9 +48,13 @@ def submit(ctx: JobContext, request: EvaluationRequest, owner: str | None = None
     An inline dataset is written just before its job record and deleted again when that write
     fails, so a refused attempt leaves no object behind (a crash in between leaves one to the
     bucket's retention rule)."""
-    deployments = ctx.deployments(request.models)
+    # Pinned first, then read as pinned: the models and the judge answer with the versions the
+    # job records, whatever routing changes while it runs.
+    ctx.deployments(request.models)  # unknown names: 404 naming `models.<i>`
     versions = ctx.versions(request.models)
-    check_judge(ctx, request.judge, deployments)
+    deployments = ctx.deployments(request.models, versions)
+    if check_judge(ctx, request.judge, deployments) is not None and request.judge is not None:
+        versions |= ctx.versions([request.judge.model])
     evaluation_id = uuid.uuid4().hex
     spec = request.dataset
     if spec.records is not None:

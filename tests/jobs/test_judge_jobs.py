@@ -55,6 +55,8 @@ def test_a_pairwise_judge_job_on_the_example_set(jobs: Harness) -> None:
     job = jobs.run(evaluation_id)
 
     assert job["status"] == "succeeded"
+    # the judge's version is pinned with the models', so a routing change mid-job changes nothing
+    assert set(job["versions"]) == {*PAIR, "judge"}
     for model in PAIR:
         assert job["results"][model]["rouge_l"] is not None
         assert job["results"][model]["chrf_ci95"] is not None
