@@ -152,9 +152,7 @@ def _policy(args: argparse.Namespace) -> int:
     settings = install_settings(args.environment)
     registry = load_registry(settings.models_file)
     folder = Path(args.out) if args.out else PROJECT_DIR / ".chalice"
-    policies = function_policies(
-        registry, settings, account_id=args.account_id, region=args.region
-    )
+    policies = function_policies(registry, settings, account_id=args.account_id, region=args.region)
     for function, document in policies.items():
         out = folder / policy_file(args.stage, function)
         with open(out, "w", encoding="utf-8") as handle:
