@@ -40,6 +40,10 @@ def until(read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], b
 
 @pytest.fixture(scope="module")
 def custom_model(local_stack: Any) -> str:
+    return train_custom_model(local_stack)
+
+
+def train_custom_model(local_stack: Any) -> str:
     """A custom model trained on the drug-review training split, its data in the stage's
     results bucket under tuning/ (where `tune` puts it)."""
     bucket, prefix = get_settings().results_bucket, f"tuning/{uuid.uuid4().hex[:8]}"
