@@ -265,3 +265,29 @@ def test_an_invoke_key_cannot_provision(client: Any, custom_model: str) -> None:
     body = {"name": unique("pm"), "custom_model": custom_model}
     status, answer = call(client, "POST", "/v1/provisioned-models", body, key=invoke_key)
     assert status == 403 and answer["error"]["code"] == "forbidden"
+
+
+def test_cli_provision_wait_register_and_deprovision(
+    client: Any, custom_model: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chalicelib.cli import main
+
+    name, deployment = unique("cli"), unique("cli")
+    common = ["provision", "--name", name, "--custom-model", custom_model]
+    assert main([*common, "--commitment", "SixMonths"]) == 1
+    assert "confirm_commitment" in capsys.readouterr().out
+    args = [*common, "--wait", "--register", deployment, "--poll-seconds", "0.05"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    done = json.loads(captured.out)
+    assert done["provisioned_model"]["status"] == "in_service"
+    assert f"{name}: in_service, $40.00/hour" in captured.err
+    assert (done["version"]["name"], done["version"]["version"]) == (deployment, 1)
+    assert main(["register", name, "--deployment", deployment]) == 0
+    assert json.loads(capsys.readouterr().out)["version"] == 2
+    assert main(["provisioned", name]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "in_service"
+    assert main(["deprovision", name]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "deleting"
+    assert main(["provisioned", name]) == 1
+    assert "not_found" in capsys.readouterr().out

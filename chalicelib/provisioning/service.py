@@ -12,6 +12,7 @@ in-service model into a deployment version in the format it was trained on.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -34,6 +35,10 @@ from chalicelib.tuning.cost import hourly_usd
 from chalicelib.tuning.families import base_model_id
 from chalicelib.tuning.prompt_format import RecoveredFormat, recover_format
 
+CUSTOM_MODEL_ARN = re.compile(
+    r"^arn:aws(-[a-z]+)*:bedrock:[a-z0-9-]{1,20}:\d{12}:custom-model/[A-Za-z0-9._:/-]{1,1011}$"
+)
+FINE_TUNED = re.compile(r"^ft:[A-Za-z0-9._-]+(:[A-Za-z0-9._-]*){1,4}$")
 #: Statuses a provider may still change by itself.
 SETTLING = ("creating", "deleting")
 #: OpenAI's completion-style base models; every other fine-tuned model is a chat model.
@@ -96,7 +101,7 @@ def check_request(request: ProvisionRequest) -> None:
             problems.append({"field": "commitment", "reason": f"must be none: {why}"})
     if openai and request.on_demand:
         problems.append({"field": "on_demand", "reason": "OpenAI models are served on demand"})
-    if not openai and not request.custom_model.startswith("arn:"):
+    if not (CUSTOM_MODEL_ARN.match(request.custom_model) or FINE_TUNED.match(request.custom_model)):
         problems.append(
             {"field": "custom_model", "reason": "a Bedrock custom-model ARN or an ft: model"}
         )
