@@ -145,6 +145,7 @@ def test_provision_register_invoke_beat_the_base_and_deprovision(
     first = json.loads((DATA / "bedrock" / "train.jsonl").read_text().splitlines()[0])
     assert version["prompt"]["system"] == first["system"]  # the trained format, recovered
     assert sorted(version["output"]["labels"]) == ["negative", "neutral", "positive"]
+    assert version["store_inputs"] is False  # a new deployment: nothing to inherit
 
     tuned = base = 0  # exact McNemar test on the items the two disagree on
     tests = [
@@ -273,6 +274,13 @@ def test_cli_provision_wait_register_and_deprovision(
     from chalicelib.cli import main
 
     name, deployment = unique("cli"), unique("cli")
+    # An existing deployment storing inputs with label values: the new version inherits both
+    # (the training data cannot say them), so the feedback loop keeps its inputs.
+    from chalicelib.runtime import get_runtime
+
+    spec = get_runtime().registry.get("sentiment-converse").model_dump(mode="json")
+    del spec["name"]
+    assert call(client, "POST", f"/v1/deployments/{deployment}/versions", spec)[0] == 201
     common = ["provision", "--name", name, "--custom-model", custom_model]
     assert main([*common, "--commitment", "SixMonths"]) == 1
     assert "confirm_commitment" in capsys.readouterr().out
@@ -282,9 +290,12 @@ def test_cli_provision_wait_register_and_deprovision(
     done = json.loads(captured.out)
     assert done["provisioned_model"]["status"] == "in_service"
     assert f"{name}: in_service, $40.00/hour" in captured.err
-    assert (done["version"]["name"], done["version"]["version"]) == (deployment, 1)
+    assert (done["version"]["name"], done["version"]["version"]) == (deployment, 2)
+    assert done["version"]["store_inputs"] is True
+    assert done["version"]["output"]["values"] == spec["output"]["values"]
     assert main(["register", name, "--deployment", deployment]) == 0
-    assert json.loads(capsys.readouterr().out)["version"] == 2
+    second = json.loads(capsys.readouterr().out)
+    assert second["version"] == 3
     assert main(["provisioned", name]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "in_service"
     assert main(["deprovision", name]) == 0

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.config.registry import InferenceSpec, Registry
+from chalicelib.config.registry import InferenceSpec, OutputSpec, Registry
 from chalicelib.config.settings import Settings
 from chalicelib.deployments import service as deployments
 from chalicelib.deployments.cache import RegistryCache
 from chalicelib.deployments.models import VersionRequest
+from chalicelib.deployments.routing import champion
 from chalicelib.errors import Conflict, InvalidRequest, InvalidState, NotFound
 from chalicelib.observability import logger
 from chalicelib.provisioning.models import ProvisionRequest, RegisterRequest
@@ -338,7 +339,28 @@ def version_request(
         if record.model_units and record.hourly_cost_usd is not None:
             unit = record.hourly_cost_usd / record.model_units
             spec["pricing"] = {"model_unit_hour_usd": unit, "model_units": record.model_units}
+    spec |= _inherited(ctx, request.deployment, output)
     return VersionRequest.model_validate({k: v for k, v in spec.items() if v is not None})
+
+
+def _inherited(
+    ctx: ProvisioningContext, deployment: str, output: OutputSpec | None
+) -> dict[str, Any]:
+    """What the deployment's champion decided and the training data cannot say: whether
+    inputs are stored (the feedback export needs them for the next round) and, for the same
+    labels, their numeric values."""
+    alias = ctx.registry_store.get_alias(deployment)
+    if alias is None:
+        return {}
+    current = ctx.registry_store.get_version(deployment, champion(alias.routes))
+    if current is None:
+        return {}
+    found: dict[str, Any] = {"store_inputs": bool(current.spec.get("store_inputs", False))}
+    values = current.spec.get("output", {}).get("values")
+    labels = current.spec.get("output", {}).get("labels") or []
+    if output is not None and values and sorted(labels) == sorted(output.labels):
+        found["output"] = output.model_copy(update={"values": values})
+    return found
 
 
 def register(
