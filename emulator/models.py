@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from emulator.base_model import BASE_MODEL_ID, base_answer
+from emulator.judge_model import judge_answer
 from emulator.reference_model import ReferenceClassifier
 from emulator.wire import ApiError
 
@@ -15,7 +16,7 @@ REFERENCE_MODEL_ARN = "arn:aws:bedrock:us-east-1:000000000000:provisioned-model/
 OPENAI_REFERENCE_MODEL = "ft:tunegate-drugreview"
 MAX_TOKENS_LIMIT = 8192
 
-Kind = Literal["reference", "base", "echo", "trained"]
+Kind = Literal["reference", "base", "echo", "judge", "trained"]
 Finish = Literal["end", "max_tokens", "stop_sequence"]
 DEFAULT_MODELS: dict[str, Kind] = {
     REFERENCE_MODEL_ARN: "reference",
@@ -76,13 +77,14 @@ class Predictor(Protocol):
 class ModelTable:
     """modelId → kind; ids without an entry that contain "echo" are echo models. The control
     planes add "trained" entries (provisioned models, deployments, fine-tuned OpenAI models)
-    that answer with the classifier their job trained."""
+    that answer with the classifier their job trained. Ids containing "judge" answer as the
+    local judge."""
 
     def __init__(self, models: Mapping[str, str] | None, classifier: ReferenceClassifier | None):
         table: dict[str, str] = {**DEFAULT_MODELS, **(models or {})}
         for model_id, kind in table.items():
-            if kind not in ("reference", "base", "echo"):
-                raise ValueError(f"model {model_id!r}: kind must be reference, base or echo")
+            if kind not in ("reference", "base", "echo", "judge"):
+                raise ValueError(f"model {model_id!r}: kind must be reference, base, echo or judge")
         self.models = table
         self.classifier = classifier
         self._trained: dict[str, Predictor] = {}
@@ -100,6 +102,8 @@ class ModelTable:
         kind = self.models.get(model_id)
         if kind is None and "echo" in model_id.lower():
             kind = "echo"
+        if kind is None and "judge" in model_id.lower():  # emulator/judge_model.py
+            kind = "judge"
         if kind is None:
             raise ApiError(
                 "ResourceNotFoundException",
@@ -125,6 +129,8 @@ class ModelTable:
             return finish(request, request.echo_text)
         if kind == "base":
             return finish(request, base_answer(request.classify_text))
+        if kind == "judge":
+            return finish(request, judge_answer(request.echo_text))
         assert self.classifier is not None  # kind() refuses the reference model without one
         label = self.classifier.predict(request.classify_text)
         return finish(request, f" {label}" if request.completion_style else label)

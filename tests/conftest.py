@@ -103,6 +103,23 @@ def test_registry(emulator_url: str, reference_arn: str) -> dict[str, Any]:
             "inference": {"max_tokens": 20},
             "output": {"type": "number", "range": [0, 10]},
         },
+        {  # the emulator's untuned base model answering free text (a judge's weaker side)
+            "name": "base-text",
+            "provider": "bedrock",
+            "model_id": "anthropic.claude-3-haiku-20240307-v1:0",
+            "request_format": "converse",
+            "inference": {"max_tokens": 50, "temperature": 0},
+            "output": {"type": "text"},
+        },
+        {  # the emulator's local judge (emulator/judge_model.py), priced per token
+            "name": "judge",
+            "provider": "bedrock",
+            "model_id": "tunegate.judge-v1:0",
+            "request_format": "converse",
+            "inference": {"max_tokens": 300, "temperature": 0},
+            "output": {"type": "text"},
+            "pricing": {"input_per_1k_tokens_usd": 0.25, "output_per_1k_tokens_usd": 1.25},
+        },
     ]
     return {"deployments": deployments}
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from chalicelib.evaluation.datasets import Item
+from chalicelib.evaluation.judge import Judgement
 from chalicelib.evaluation.metrics import Status
 from chalicelib.evaluation.scoring import Reference
 
@@ -44,19 +45,29 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class ItemResult:
+    """An item's answers and, when the run has a judge, what the judge said about them."""
+
     item: Item
     answers: tuple[Answer, ...]
+    judgements: tuple[Judgement, ...] = ()
 
     @property
     def has_error(self) -> bool:
-        return any(a.status == "error" for a in self.answers)
+        """An answer or a judge call failed (a retry round asks again)."""
+        return any(a.status == "error" for a in self.answers) or any(
+            j.status == "error" for j in self.judgements
+        )
 
     def to_record(self) -> dict[str, Any]:
-        return {"item": self.item.to_record(), "answers": [a.to_record() for a in self.answers]}
+        record = {"item": self.item.to_record(), "answers": [a.to_record() for a in self.answers]}
+        if self.judgements:
+            record["judgements"] = [j.to_record() for j in self.judgements]
+        return record
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> ItemResult:
         return cls(
             Item.from_record(record["item"]),
             tuple(Answer.from_record(a) for a in record["answers"]),
+            tuple(Judgement.from_record(j) for j in record.get("judgements", ())),
         )

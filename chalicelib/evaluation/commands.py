@@ -22,6 +22,7 @@ from chalicelib.evaluation.pacing import DEFAULT_CONCURRENCY
 if TYPE_CHECKING:  # the engine is imported when a command runs: other commands start faster
     from chalicelib.config.registry import Deployment
     from chalicelib.config.settings import Settings
+    from chalicelib.evaluation.judge import JudgePlan
 
 DEFAULT_SAMPLES = 20  # as samples.DEFAULT_SAMPLES, not imported: the engine loads lazily
 MAX_CONCURRENCY = 50  # the model client's connection pool (chalicelib.aws)
@@ -64,10 +65,53 @@ def _deployments(settings: Settings, names: Sequence[str]) -> list[Deployment]:
         raise ConfigurationError(f"{unknown}; the registry has: {known}") from None
 
 
+def _judge_plan(
+    settings: Settings, args: argparse.Namespace, deployments: Sequence[Deployment]
+) -> JudgePlan | None:
+    """--judge and its options as the API's `judge` object, checked the same way."""
+    from pydantic import ValidationError
+
+    from chalicelib.config.registry import load_registry
+    from chalicelib.errors import InvalidRequest
+    from chalicelib.evaluation.judge import JudgeSpec, resolve_judge
+
+    if args.judge is None:
+        if args.judge_mode or args.judge_rubric or args.judge_criteria:
+            raise ConfigurationError(
+                "--judge-mode, --judge-rubric and --judge-criteria need --judge"
+            )
+        return None
+    fields: dict[str, Any] = {"model": args.judge, "mode": args.judge_mode or "rubric"}
+    if args.judge_rubric:
+        try:
+            fields["rubric"] = Path(args.judge_rubric).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(
+                f"--judge-rubric: cannot read {args.judge_rubric}: {exc}"
+            ) from None
+    if args.judge_criteria:
+        fields["criteria"] = [c.strip() for c in args.judge_criteria.split(",")]
+    if args.judge_samples:
+        fields["samples"] = args.judge_samples
+    try:
+        spec = JudgeSpec.model_validate(fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = "judge." + ".".join(str(p) for p in error["loc"])
+        raise ConfigurationError(f"{where}: {error['msg']}") from None
+    registry = load_registry(settings.models_file)
+    try:
+        return resolve_judge(spec, lambda name: registry.select([name])[0], deployments)
+    except InvalidRequest as exc:
+        detail = exc.details[0] if exc.details else {"field": "judge", "reason": exc.message}
+        raise ConfigurationError(f"{detail['field']}: {detail['reason']}") from None
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     from chalicelib.config.settings import install_settings
     from chalicelib.evaluation.cache import SqliteCache
     from chalicelib.evaluation.datasets import DatasetError
+    from chalicelib.evaluation.judge_run import Judge
     from chalicelib.evaluation.outputs import CACHE, ItemsSpool
     from chalicelib.evaluation.results import assemble
     from chalicelib.evaluation.runner import Evaluator
@@ -79,6 +123,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     try:
         settings = install_settings(args.environment)
         deployments = _deployments(settings, args.model)
+        judge_plan = _judge_plan(settings, args, deployments)
     except ConfigurationError as exc:
         return fail("evaluate", exc)
     dataset = open_dataset(args.dataset, check=reference_check(deployments))
@@ -95,10 +140,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return fail("evaluate", f"cannot create {out_dir}: {exc}")
     total = summary.n_items if args.limit is None else min(args.limit, summary.n_items)
     started_at, clock = datetime.now(UTC), time.monotonic()
-    totals = EvaluationTotals([d.name for d in deployments], samples=args.samples, seed=args.seed)
+    totals = EvaluationTotals(
+        [d.name for d in deployments],
+        samples=args.samples,
+        seed=args.seed,
+        judged=judge_plan is not None,
+    )
     cache = SqliteCache(out_dir / CACHE)
     spool = ItemsSpool(out_dir)
-    evaluator = Evaluator(deployments, concurrency=args.concurrency, cache=cache)
+    judge = None if judge_plan is None else Judge(judge_plan)
+    evaluator = Evaluator(deployments, concurrency=args.concurrency, cache=cache, judge=judge)
     try:
         with Progress(total, "evaluate") as bar:
             for result in evaluator.run(dataset.items(args.limit)):
@@ -118,6 +169,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             n_dataset_items=summary.n_items,
             concurrency=args.concurrency,
             seconds=seconds,
+            judge=judge_plan,
         )
         written = run.write(out_dir, deployments, spool.path)
     except KeyboardInterrupt:
@@ -140,6 +192,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if run.comparison:
         print()
         print(comparison_lines(run.comparison))
+    if run.judge is not None:
+        from chalicelib.evaluation.judge_report import judge_lines
+
+        print()
+        print(judge_lines(run.judge))
     print()
     print(
         f"{totals.n_items} items x {len(deployments)} models in {seconds:.1f} s: "
@@ -285,6 +342,23 @@ def register(subparsers: Any) -> None:
         type=_bounded(0),
         default=DEFAULT_SAMPLES,
         help="qualitative samples to keep (default: %(default)s)",
+    )
+    judge = evaluate.add_argument_group(
+        "judge", "LLM-as-judge: a registry deployment grades the answers (CONTRACT section 10)"
+    )
+    judge.add_argument("--judge", metavar="NAME", help="the judge deployment")
+    judge.add_argument(
+        "--judge-mode",
+        choices=("rubric", "pairwise"),
+        help="rubric: 1-5 per criterion for each answer (default); pairwise: each pair of "
+        "models compared in both orders",
+    )
+    judge.add_argument("--judge-rubric", metavar="FILE", help="a custom rubric (text file)")
+    judge.add_argument(
+        "--judge-criteria", metavar="A,B", help="criterion names (default: per task kind)"
+    )
+    judge.add_argument(
+        "--judge-samples", type=_bounded(1), metavar="N", help="judge the first N items only"
     )
     evaluate.set_defaults(handler=run_evaluate)
     report = subparsers.add_parser(

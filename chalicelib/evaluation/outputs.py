@@ -34,10 +34,12 @@ _NOT_WORD = re.compile(r"\W")  # lm-eval's sanitize_task_name
 
 
 def item_records(result: ItemResult) -> Iterator[dict[str, Any]]:
-    """The items.jsonl records of one item, one per model."""
+    """The items.jsonl records of one item, one per model; with a judge, each record holds the
+    judge's calls about that model's answer (`judge`: rubric scores, or pairwise verdicts in
+    both orders, each with its reason), the per-item verdicts a human review compares with."""
     item = result.item
     for answer in result.answers:
-        yield {
+        record = {
             "index": item.index,
             "model": answer.model,
             "input": item.input_json(),
@@ -49,6 +51,9 @@ def item_records(result: ItemResult) -> Iterator[dict[str, Any]]:
             "latency_ms": answer.latency_ms,
             "category": item.category,
         }
+        if result.judgements:
+            record["judge"] = [j.to_record() for j in result.judgements if answer.model in j.models]
+        yield record
 
 
 class ItemsSpool:
@@ -119,10 +124,11 @@ def lm_eval_document(
         entry: dict[str, Any] = {"name": name, "alias": name, "sample_len": metrics_n}
         reported = [m for m in METRICS if metrics.get(m.key) is not None]
         for metric in reported:
+            # lm-eval writes "<metric>_stderr,none" beside every metric, "N/A" when it has none
+            # (a CI has no lm-eval key: stderrs only)
             entry[f"{metric.lm_eval},none"] = metrics[metric.key]
-            if metric.spread == "stderr":  # a CI has no lm-eval key: stderrs only
-                stderr = metrics.get(f"{metric.key}_stderr")
-                entry[f"{metric.lm_eval}_stderr,none"] = "N/A" if stderr is None else stderr
+            stderr = metrics.get(f"{metric.key}_stderr")
+            entry[f"{metric.lm_eval}_stderr,none"] = "N/A" if stderr is None else stderr
         tasks[name] = entry
         higher[name] = {m.lm_eval: m.higher_is_better for m in reported}
         inference = deployment.inference

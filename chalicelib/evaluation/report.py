@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from chalicelib.evaluation.judge_report import judge_section
 from chalicelib.evaluation.metric_table import METRICS, Metric, shown
 from chalicelib.evaluation.report_css import CSS
 from chalicelib.evaluation.report_samples import samples_section
@@ -43,6 +44,7 @@ def render_report(results: Mapping[str, Any], items: Iterable[Mapping[str, Any]]
     sections = [
         ("metrics", "Metrics", _metrics_section(models, metrics)),
         ("comparison", "Comparison", _comparison_section(results.get("comparison"))),
+        ("judge", "Judge", judge_section(results.get("judge"))),
         ("confusion", "Confusion matrices", _confusion_section(models, metrics)),
         ("per-class", "Per-class F1", _f1_section(models, metrics)),
         ("latency", "Latency", _latency_section(models, metrics, histograms)),

@@ -9,6 +9,7 @@ from typing import Any
 
 from chalicelib.api.payload import payload_bytes
 from chalicelib.evaluation.clipping import clip, clip_messages, fit
+from chalicelib.evaluation.judge_report import sample_judge
 from chalicelib.evaluation.report_svg import colour, esc, number
 from chalicelib.serving.parsing import normalise_label
 
@@ -73,7 +74,7 @@ def _sample(models: Sequence[str], sample: Mapping[str, Any], limit: int) -> str
         f'<div class="label">input</div>{_input(sample.get("input"), limit)}'
         f'<div class="label">reference</div><div class="text ref">{ref_text}</div>'
         f'<div class="outputs">{cards or "<p class=note>No model answers recorded.</p>"}</div>'
-        "</article>"
+        f"{sample_judge(sample, limit)}</article>"
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chalicelib.config.registry import Deployment
+from chalicelib.evaluation.judge import JudgePlan
 from chalicelib.evaluation.metric_table import METRICS
 from chalicelib.evaluation.outputs import lm_eval_document, run_pricing, write_outputs
 from chalicelib.evaluation.totals import EvaluationTotals
@@ -88,14 +89,19 @@ class EvaluationResults:
     comparison: list[dict[str, Any]]
     samples: list[dict[str, Any]]
     meta: RunMeta
+    #: The judge's findings (CONTRACT section 10); None when the run had no judge.
+    judge: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document = {
             "results": self.results,
             "comparison": self.comparison,
             "samples": self.samples,
-            "meta": self.meta.to_json(),
         }
+        if self.judge is not None:
+            document["judge"] = self.judge
+        document["meta"] = self.meta.to_json()
+        return document
 
     def write(
         self, out_dir: Path, deployments: Sequence[Deployment], items_path: Path
@@ -136,13 +142,14 @@ def assemble(
     seconds: float | None = None,
     cancelled: bool = False,
     job: JobRun | None = None,
+    judge: JudgePlan | None = None,
 ) -> EvaluationResults:
     """The run's results: metrics priced for the capacity held `seconds` (default: the wall
     time from `started` to `finished`) and the meta."""
     if seconds is None:
         seconds = max(0.0, (finished - started).total_seconds())
     pricing = {d.name: run_pricing(d, seconds / 3600) for d in deployments}
-    body = totals.results(pricing)
+    body = totals.results(pricing, judge=judge)
     meta = RunMeta(
         dataset=dataset,
         models=list(totals.models),
@@ -160,4 +167,6 @@ def assemble(
         duration_seconds=round(seconds, 3),
         job=job,
     )
-    return EvaluationResults(body["results"], body["comparison"], body["samples"], meta)
+    return EvaluationResults(
+        body["results"], body["comparison"], body["samples"], meta, body.get("judge")
+    )

@@ -18,6 +18,8 @@ from chalicelib.errors import TunegateError
 from chalicelib.evaluation.answers import Answer, ItemResult
 from chalicelib.evaluation.cache import AnswerCache, CachedAnswer, cache_key, cacheable
 from chalicelib.evaluation.datasets import Item
+from chalicelib.evaluation.judge import Judgement
+from chalicelib.evaluation.judge_run import CallOutcome, Judge
 from chalicelib.evaluation.pacing import DEFAULT_CONCURRENCY, AdaptiveLimit
 from chalicelib.evaluation.samples import DEFAULT_SAMPLES
 from chalicelib.evaluation.scoring import read_reference, score
@@ -68,6 +70,7 @@ class Evaluator:
         policy: RetryPolicy | None = None,
         call: CallModel = call_once,
         rng: random.Random | None = None,
+        judge: Judge | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -79,21 +82,50 @@ class Evaluator:
         self._cache = cache
         self._call = call
         self._rng = rng or random.Random()
+        self.judge = judge
         self._stop = threading.Event()
         self._count_lock = threading.Lock()
-        self.model_calls = 0  # every attempt, by this evaluator
+        self.model_calls = 0  # every attempt, by this evaluator (judge calls included)
 
     def stop(self) -> None:
         """Ask running calls to give up at their next attempt (Ctrl-C, job cancelled)."""
         self._stop.set()
 
     def evaluate_item(self, item: Item) -> ItemResult:
-        """Every deployment's answer to one item; safe to call from many threads."""
+        """Every deployment's answer to one item, then the judge's verdicts on them (when the
+        run has a judge); safe to call from many threads."""
         answers = tuple(
             self._answer(item, deployment, params)
             for deployment, params in zip(self.deployments, self._params, strict=True)
         )
-        return ItemResult(item, answers)
+        return ItemResult(item, answers, self.judge_item(item, answers))
+
+    def judge_item(self, item: Item, answers: Sequence[Answer]) -> tuple[Judgement, ...]:
+        """The judge's verdicts on these answers, its calls made as model calls are."""
+        judge = self.judge
+        if judge is None:
+            return ()
+        deployment, params = judge.plan.deployment, judge.params
+        return judge.judge(item, answers, lambda prompt: self.call(deployment, prompt, params))
+
+    def call(self, deployment: Deployment, prompt: Prompt, params: InferenceParams) -> CallOutcome:
+        """One prompt through the cache, then the concurrency limit and the retries."""
+        key = None
+        if self._cache is not None and cacheable(params):
+            key = cache_key(deployment, prompt, params)
+            hit = self._cache.get(key)
+            if hit is not None:
+                return CallOutcome(hit, attempts=0, cached=True)
+        outcome = self._call_with_retries(deployment, prompt, params)
+        if isinstance(outcome, _Failure):
+            return CallOutcome(None, outcome.attempts, False, outcome.code, outcome.latency_ms)
+        completion, latency_ms, attempts = outcome
+        answer = CachedAnswer(
+            completion.text, completion.input_tokens or 0, completion.output_tokens or 0, latency_ms
+        )
+        if key is not None and self._cache is not None:
+            self._cache.put(key, answer)
+        return CallOutcome(answer, attempts=attempts, cached=False)
 
     def run(self, items: Iterable[Item], window: int | None = None) -> Iterator[ItemResult]:
         """Results as they complete (not in input order), with at most `window` items in flight
@@ -128,27 +160,17 @@ class Evaluator:
             prompt = prompt_for(deployment, item)
         except TunegateError as error:
             return replace(base, error_code=error.code)
-        key = None
-        if self._cache is not None and cacheable(params):
-            key = cache_key(deployment, prompt, params)
-            hit = self._cache.get(key)
-            if hit is not None:
-                return _scored(base, deployment, item, hit, attempts=0, cached=True)
-        outcome = self._call_with_retries(deployment, prompt, params)
-        if isinstance(outcome, _Failure):
+        outcome = self.call(deployment, prompt, params)
+        if outcome.answer is None:
             return replace(
                 base,
-                error_code=outcome.code,
+                error_code=outcome.error_code,
                 latency_ms=outcome.latency_ms,
                 attempts=outcome.attempts,
             )
-        completion, latency_ms, attempts = outcome
-        answer = CachedAnswer(
-            completion.text, completion.input_tokens or 0, completion.output_tokens or 0, latency_ms
+        return _scored(
+            base, deployment, item, outcome.answer, attempts=outcome.attempts, cached=outcome.cached
         )
-        if key is not None and self._cache is not None:
-            self._cache.put(key, answer)
-        return _scored(base, deployment, item, answer, attempts=attempts, cached=False)
 
     def _call_with_retries(
         self, deployment: Deployment, prompt: Prompt, params: InferenceParams
@@ -228,12 +250,16 @@ def evaluate_chunk(
     policy: RetryPolicy | None = None,
     samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
+    judge: Judge | None = None,
 ) -> ChunkOutcome:
-    """Evaluate one chunk of items end to end; the results come back in item order."""
+    """Evaluate one chunk of items end to end (each item judged after its answers, when the
+    run has a judge); the results come back in item order."""
     evaluator = Evaluator(
-        deployments, concurrency=concurrency, cache=cache, limit=limit, policy=policy
+        deployments, concurrency=concurrency, cache=cache, limit=limit, policy=policy, judge=judge
     )
-    totals = EvaluationTotals([d.name for d in deployments], samples=samples, seed=seed)
+    totals = EvaluationTotals(
+        [d.name for d in deployments], samples=samples, seed=seed, judged=judge is not None
+    )
     results = []
     for result in evaluator.run(items):
         totals.add(result)

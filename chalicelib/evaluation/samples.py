@@ -45,7 +45,7 @@ def sample_record(result: ItemResult, sample_kind: str) -> dict[str, Any]:
     shown: Any = item.input_json()
     if item.system is not None:
         shown = {"system": item.system, "messages": shown}
-    return {
+    record = {
         "index": item.index,
         "category": item.category,
         "kind": sample_kind,
@@ -62,6 +62,9 @@ def sample_record(result: ItemResult, sample_kind: str) -> dict[str, Any]:
             for a in result.answers
         },
     }
+    if result.judgements:  # the judge's verdicts and reasons, shown beside the answers
+        record["judge"] = [j.to_record() for j in result.judgements]
+    return record
 
 
 class SampleSelector:

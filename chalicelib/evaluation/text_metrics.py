@@ -166,7 +166,8 @@ class TextScores:
         return scores
 
     def result(self, seed: int, resamples: int) -> dict[str, Any]:
-        """Each metric's mean and `<name>_ci95` (percentile bootstrap, seeded)."""
+        """Each metric's mean, `<name>_ci95` (percentile bootstrap, seeded) and `<name>_stderr`
+        (sample standard deviation / sqrt(n), as lm-eval's `mean_stderr`; None below 2 items)."""
         out: dict[str, Any] = {}
         n = self.n
         for name, table in zip(TEXT_METRICS, self.counts, strict=True):
@@ -174,11 +175,18 @@ class TextScores:
             weights = [table[v] for v in values]
             out[name] = _mean(values, weights, n) if n else None
             out[f"{name}_ci95"] = _bootstrap(values, weights, n, seed, resamples) if n else None
+            out[f"{name}_stderr"] = _stderr(values, weights, n) if n > 1 else None
         return out
 
 
 def _mean(values: Sequence[float], weights: Sequence[int], n: int) -> float:
     return math.fsum(v * w for v, w in zip(values, weights, strict=True)) / n
+
+
+def _stderr(values: Sequence[float], weights: Sequence[int], n: int) -> float:
+    mean = _mean(values, weights, n)
+    squares = math.fsum(w * (v - mean) ** 2 for v, w in zip(values, weights, strict=True))
+    return math.sqrt(squares / (n - 1)) / math.sqrt(n)
 
 
 def _bootstrap(

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chalicelib.evaluation.answers import Answer, ItemResult
+from chalicelib.evaluation.judge import JudgePlan
+from chalicelib.evaluation.judge_stats import JudgeTotals
 from chalicelib.evaluation.metrics import ModelComparison, ModelMetrics, Outcome, Pricing
 from chalicelib.evaluation.samples import DEFAULT_SAMPLES, SampleSelector
 from chalicelib.evaluation.scoring import MATCH, MISMATCH
@@ -33,7 +35,12 @@ def _text_scores(answer: Answer, reference: str) -> tuple[float, ...] | None:
 
 class EvaluationTotals:
     def __init__(
-        self, models: Sequence[str], *, samples: int = DEFAULT_SAMPLES, seed: int = 0
+        self,
+        models: Sequence[str],
+        *,
+        samples: int = DEFAULT_SAMPLES,
+        seed: int = 0,
+        judged: bool = False,
     ) -> None:
         self.models = list(models)
         self.seed = seed
@@ -44,6 +51,8 @@ class EvaluationTotals:
         self.n_items_with_errors = 0
         self.n_answers_cached = 0
         self.model_calls = 0
+        #: The judge's verdicts (None: the run has no judge).
+        self.judge = JudgeTotals(self.models) if judged else None
 
     def add(self, result: ItemResult) -> None:
         item = result.item
@@ -67,6 +76,8 @@ class EvaluationTotals:
         if len(self.models) > 1:
             first = result.answers[0].reference
             self.comparison.add(first.key, outcomes, reference_value=first.value)
+        if self.judge is not None:
+            self.judge.add(item.category, result.judgements)
         self.samples.offer(result)
         self.n_items += 1
         self.n_items_with_errors += result.has_error
@@ -78,6 +89,10 @@ class EvaluationTotals:
             self.metrics[model].merge(other.metrics[model])
         self.comparison.merge(other.comparison)
         self.samples.merge(other.samples)
+        if (self.judge is None) != (other.judge is None):
+            raise ValueError("cannot merge judged totals with totals without a judge")
+        if self.judge is not None and other.judge is not None:
+            self.judge.merge(other.judge)
         for name in _COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         return self
@@ -90,6 +105,7 @@ class EvaluationTotals:
             "metrics": {model: self.metrics[model].to_state() for model in self.models},
             "comparison": self.comparison.to_state(),
             "samples": self.samples.to_state(),
+            "judge": None if self.judge is None else self.judge.to_state(),
             **{name: getattr(self, name) for name in _COUNTERS},
         }
 
@@ -103,14 +119,21 @@ class EvaluationTotals:
         totals.samples = SampleSelector.from_state(state["samples"])
         for name in _COUNTERS:
             setattr(totals, name, int(state[name]))
+        judge = state.get("judge")
+        totals.judge = None if judge is None else JudgeTotals.from_state(judge)
         return totals
 
     def results(
-        self, pricing: Mapping[str, Pricing | None] | None = None, *, resamples: int = 1000
+        self,
+        pricing: Mapping[str, Pricing | None] | None = None,
+        *,
+        resamples: int = 1000,
+        judge: JudgePlan | None = None,
     ) -> dict[str, Any]:
-        """`results`, `comparison` and `samples` as CONTRACT section 1 and 5 define them."""
+        """`results`, `comparison` and `samples` as CONTRACT section 1 and 5 define them, and
+        `judge` (section 10) when the run has a judge."""
         prices = pricing or {}
-        return {
+        body = {
             "results": {
                 model: self.metrics[model].result(
                     prices.get(model), seed=self.seed, resamples=resamples
@@ -120,3 +143,6 @@ class EvaluationTotals:
             "comparison": self.comparison.result(),
             "samples": self.samples.samples(),
         }
+        if judge is not None and self.judge is not None:
+            body["judge"] = self.judge.result(judge, seed=self.seed, resamples=resamples)
+        return body

@@ -17,6 +17,7 @@ from chalicelib.evaluation.outputs import ITEMS, LM_EVAL, REPORT, RESULTS, Items
 from chalicelib.evaluation.results import EvaluationResults, JobRun, assemble
 from chalicelib.evaluation.totals import EvaluationTotals
 from chalicelib.jobs.context import JobContext
+from chalicelib.jobs.judging import job_judge
 from chalicelib.jobs.models import JobRecord, Status
 from chalicelib.observability import MetricUnit, logger, metrics
 
@@ -85,7 +86,10 @@ def emit_metrics(run: EvaluationResults) -> None:
 
 def _write_results(ctx: JobContext, job: JobRecord) -> tuple[EvaluationResults, EvaluationTotals]:
     deployments = ctx.deployments(job.models, job.versions)
-    totals = EvaluationTotals(job.models, samples=job.samples, seed=job.seed)
+    judge = job_judge(ctx, job, deployments)
+    totals = EvaluationTotals(
+        job.models, samples=job.samples, seed=job.seed, judged=judge is not None
+    )
     with TemporaryDirectory(prefix="tunegate-final-") as tmp:
         folder = Path(tmp)
         spool = ItemsSpool(folder)
@@ -111,6 +115,7 @@ def _write_results(ctx: JobContext, job: JobRecord) -> tuple[EvaluationResults, 
             concurrency=job.chunks_in_flight * job.chunk_concurrency,
             cancelled=job.status == "cancelled",
             job=JobRun(job.evaluation_id, job.skipped_lines, job.round),
+            judge=judge,
         )
         out_dir = folder / "out"
         out_dir.mkdir()

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from chalicelib.api.models import RequestBody
 from chalicelib.errors import InvalidState as InvalidState  # re-exported: jobs raise it
 from chalicelib.errors import TunegateError
+from chalicelib.evaluation.judge import JudgeSpec
 
 Status = Literal["queued", "running", "succeeded", "completed_with_errors", "failed", "cancelled"]
 ItemStatus = Literal["ok", "invalid", "error"]
@@ -52,6 +53,7 @@ class EvaluationRequest(RequestBody):
     seed: int = Field(default=0, ge=-(2**63), le=2**63 - 1)
     samples: int = Field(default=20, ge=0, le=MAX_SAMPLES)
     skip_invalid_lines: bool = False
+    judge: JudgeSpec | None = None
 
     @field_validator("models")
     @classmethod
@@ -124,6 +126,8 @@ class JobRecord:
     #: The version each name of `models` resolved to at submission (`name@N`: N; a bare alias:
     #: its champion then); every step evaluates these. None: a job from before versions.
     versions: dict[str, int] | None = None
+    #: The request's `judge` (JudgeSpec fields, None omitted); None: no judge.
+    judge: dict[str, Any] | None = None
 
     @property
     def results_ready(self) -> bool:

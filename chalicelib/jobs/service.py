@@ -19,6 +19,7 @@ from chalicelib.evaluation.datasets import Dataset, DatasetError
 from chalicelib.evaluation.outputs import LM_EVAL, REPORT, RESULTS, item_records
 from chalicelib.evaluation.scoring import reference_check
 from chalicelib.jobs.context import JobContext
+from chalicelib.jobs.judging import check_judge
 from chalicelib.jobs.models import (
     EvaluationRequest,
     InvalidState,
@@ -49,6 +50,7 @@ def submit(ctx: JobContext, request: EvaluationRequest, owner: str | None = None
     bucket's retention rule)."""
     deployments = ctx.deployments(request.models)
     versions = ctx.versions(request.models)
+    check_judge(ctx, request.judge, deployments)
     evaluation_id = uuid.uuid4().hex
     spec = request.dataset
     if spec.records is not None:
@@ -87,6 +89,7 @@ def submit(ctx: JobContext, request: EvaluationRequest, owner: str | None = None
         skip_invalid_lines=request.skip_invalid_lines,
         owner=owner,
         versions=versions,
+        judge=None if request.judge is None else request.judge.model_dump(exclude_none=True),
     )
     try:
         ctx.store.create(job)
@@ -177,6 +180,8 @@ def view(ctx: JobContext, job: JobRecord) -> dict[str, Any]:
             "lm_eval": f"{base}/results.json?format=lm-eval",
         },
     }
+    if results.get("judge") is not None:  # CONTRACT section 10
+        body["judge"] = results["judge"]
     if job.error:
         body["error"] = job.error
     return body

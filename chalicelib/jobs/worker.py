@@ -32,11 +32,14 @@ from chalicelib.errors import TunegateError
 from chalicelib.evaluation.answers import Answer, ItemResult
 from chalicelib.evaluation.cache import cache_key, cacheable
 from chalicelib.evaluation.datasets import Item
+from chalicelib.evaluation.judge import Judgement
+from chalicelib.evaluation.judge_run import Judge
 from chalicelib.evaluation.pacing import AdaptiveLimit
-from chalicelib.evaluation.runner import ChunkOutcome, evaluate_chunk, prompt_for
+from chalicelib.evaluation.runner import ChunkOutcome, Evaluator, evaluate_chunk, prompt_for
 from chalicelib.evaluation.totals import EvaluationTotals
 from chalicelib.jobs.context import JobContext, get_job_context
 from chalicelib.jobs.finalizer import finalize
+from chalicelib.jobs.judging import job_judge
 from chalicelib.jobs.models import ChunkRecord, JobMessage, JobRecord
 from chalicelib.jobs.planner import handle_plan, now_iso
 from chalicelib.jobs.window import successor
@@ -199,6 +202,8 @@ def evaluate(
     """The chunk's results: every item on a first run; on a retry round, the earlier results
     with only their `error` answers asked again."""
     deployments = ctx.deployments(job.models, job.versions)
+    plan = job_judge(ctx, job, deployments)
+    judge = None if plan is None else Judge(plan)
     try:
         if previous is None:
             items = ctx.objects.get_input(job.evaluation_id, chunk)
@@ -211,9 +216,10 @@ def evaluate(
                 limit=AdaptiveLimit(job.chunk_concurrency),
                 samples=job.samples,
                 seed=job.seed,
+                judge=judge,
             )
         earlier, _ = ctx.objects.get_chunk(previous.object_key)
-        return _rerun_errors(earlier, deployments, job, cache)
+        return _rerun_errors(earlier, deployments, job, cache, judge)
     finally:
         cache.close()
 
@@ -223,9 +229,12 @@ def _rerun_errors(
     deployments: Sequence[Deployment],
     job: JobRecord,
     cache: ChunkAnswerCache,
+    judge: Judge | None = None,
 ) -> ChunkOutcome:
     """The earlier results with each `error` answer asked again (errors are never cached, so
-    every one reaches the model; the other answers are kept as they were)."""
+    every one reaches the model; the other answers are kept as they were). With a judge, an
+    item whose answers changed or whose judge call failed is judged again (its other verdicts
+    come back from the cache)."""
     limit = AdaptiveLimit(job.chunk_concurrency)
     answers = [list(r.answers) for r in earlier]
     for j, deployment in enumerate(deployments):
@@ -236,11 +245,32 @@ def _rerun_errors(
             )
             for i in failed:
                 answers[i][j] = fresh[earlier[i].item.index]
-    results = [ItemResult(r.item, tuple(a)) for r, a in zip(earlier, answers, strict=True)]
-    totals = EvaluationTotals(job.models, samples=job.samples, seed=job.seed)
+    results = [
+        ItemResult(r.item, tuple(a), _rejudged(r, tuple(a), judge, cache, limit))
+        for r, a in zip(earlier, answers, strict=True)
+    ]
+    totals = EvaluationTotals(
+        job.models, samples=job.samples, seed=job.seed, judged=judge is not None
+    )
     for result in results:
         totals.add(result)
     return ChunkOutcome(results, totals)
+
+
+def _rejudged(
+    earlier: ItemResult,
+    answers: tuple[Answer, ...],
+    judge: Judge | None,
+    cache: ChunkAnswerCache,
+    limit: AdaptiveLimit,
+) -> tuple[Judgement, ...]:
+    if judge is None:
+        return ()
+    failed = any(j.status == "error" for j in earlier.judgements)
+    if answers == earlier.answers and not failed:
+        return earlier.judgements
+    evaluator = Evaluator([], cache=cache, limit=limit, judge=judge)
+    return evaluator.judge_item(earlier.item, answers)
 
 
 def answer_keys(items: Sequence[Item], deployments: Sequence[Deployment]) -> list[str]:
