@@ -227,7 +227,8 @@ def get_deployment(name: str) -> Response:
 def create_version(name: str) -> Response:
     body = parse_body(current_request(app), VersionRequest, runtime.settings.max_body_bytes)
     store, cache = runtime.registry_store, runtime.deployments
-    return json_response(deployments.create_version(store, cache, name, body, caller().owner), 201)
+    version = deployments.create_version(store, cache, name, body, caller().owner, runtime.registry)
+    return json_response(version, 201)
 
 
 @route("/v1/deployments/{name}/versions/{version}", scope="admin")
@@ -257,6 +258,59 @@ def rollback_deployment(name: str) -> Response:
 @route("/v1/deployments/{name}/history", scope="admin")
 def deployment_history(name: str) -> Response:
     return json_response(deployments.history(runtime.registry_store, name))
+
+
+# Provisioned models (CONTRACT section 8), all `admin`: they spend money and change what answers.
+# Imported inside the routes: the invoke path's cold start does not pay for them.
+def provisioning() -> Any:
+    from chalicelib.provisioning import service
+    from chalicelib.storage.provisioned import DynamoProvisionedStore
+
+    context = service.ProvisioningContext(
+        settings=runtime.settings,
+        store=DynamoProvisionedStore(runtime.settings.provisioned_table),
+        registry_store=runtime.registry_store,
+        registry=runtime.registry,
+        cache=runtime.deployments,
+    )
+    return service, context
+
+
+@route(
+    "/v1/provisioned-models", scope="admin", methods=["POST"], content_types=["application/json"]
+)
+def provision_model() -> Response:
+    from chalicelib.provisioning.models import ProvisionRequest
+
+    service, context = provisioning()
+    body = parse_body(current_request(app), ProvisionRequest, runtime.settings.max_body_bytes)
+    return json_response(service.create(context, body, caller().owner), 202)
+
+
+@route("/v1/provisioned-models/{name}", scope="admin", methods=["GET"])
+def get_provisioned_model(name: str) -> Response:
+    service, context = provisioning()
+    return json_response(service.get(context, name))
+
+
+@route("/v1/provisioned-models/{name}", scope="admin", methods=["DELETE"])
+def deprovision_model(name: str) -> Response:
+    service, context = provisioning()
+    return json_response(service.delete(context, name), 202)
+
+
+@route(
+    "/v1/provisioned-models/{name}/register",
+    scope="admin",
+    methods=["POST"],
+    content_types=["application/json"],
+)
+def register_provisioned_model(name: str) -> Response:
+    from chalicelib.provisioning.models import RegisterRequest
+
+    service, context = provisioning()
+    body = parse_body(current_request(app), RegisterRequest, runtime.settings.max_body_bytes)
+    return json_response(service.register(context, name, body, caller().owner), 201)
 
 
 @route("/openapi.json", public=True)

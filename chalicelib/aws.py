@@ -54,6 +54,20 @@ def client(service: str) -> Any:
     return _cached(service, service, _STORAGE_CONFIG)
 
 
+#: Control-plane calls (Bedrock customization jobs): few and not on a request's hot path;
+#: retried, which is safe because each create carries a client request token.
+_CONTROL_CONFIG = Config(
+    connect_timeout=3,
+    read_timeout=10,
+    retries={"mode": "standard", "total_max_attempts": 3},
+)
+
+
+def control_client(service: str = "bedrock") -> Any:
+    """The process-wide Bedrock control-plane client (endpoint from AWS_ENDPOINT_URL_BEDROCK)."""
+    return _cached(f"control:{service}", service, _CONTROL_CONFIG)
+
+
 def model_client(retries: Mapping[str, Any]) -> Any:
     """The process-wide bedrock-runtime client with the model time budget and these botocore
     `retries` (a RetryPolicy's `botocore_retries()`; one client per distinct setting)."""
@@ -75,6 +89,15 @@ def _cached(key: str, service: str, config: Config) -> Any:
                 _session = botocore.session.get_session()
             _clients[key] = _session.create_client(service, config=config)
         return _clients[key]
+
+
+def region() -> str:
+    """The region the process's clients call (boto3's standard configuration; no I/O)."""
+    global _session
+    with _lock:
+        if _session is None:
+            _session = botocore.session.get_session()
+        return str(_session.get_config_variable("region") or "us-east-1")
 
 
 def reset_clients() -> None:

@@ -17,6 +17,7 @@ from chalicelib.config.stages import stage_process_environment
 from chalicelib.dataprep.commands import register as register_dataprep
 from chalicelib.deployments.commands import register as register_deployments
 from chalicelib.evaluation.commands import register as register_evaluation
+from chalicelib.provisioning.commands import register as register_provisioning
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_dataprep(subparsers)
     register_evaluation(subparsers)
     register_deployments(subparsers)
+    register_provisioning(subparsers)
     return parser
 
 

@@ -32,7 +32,7 @@ def test_bootstrap_is_idempotent_and_complete(local_stack: Any) -> None:
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
     assert "exists" in runs[1].stdout and "created" not in runs[1].stdout
     tables = boto3.client("dynamodb").list_tables()["TableNames"]
-    for name in ("invocations", "feedback", "evaluations"):
+    for name in ("invocations", "feedback", "evaluations", "provisioned"):
         assert f"tunegate-test-{name}" in tables
     sqs = boto3.client("sqs")
     url = sqs.get_queue_url(QueueName="tunegate-test-evaluation-chunks")["QueueUrl"]

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from chalicelib.config.invocable import SERVED_KINDS
 from chalicelib.config.registry import load_registry
 from chalicelib.config.settings import settings_from_env
 from chalicelib.config.stages import stage_environment
 from chalicelib.deploy.iam import (
     FUNCTION_LOGICAL_IDS,
+    PROVISIONING_ACTIONS,
     RESOURCELESS_ACTIONS,
     authorizer_policy,
     function_policies,
@@ -46,7 +48,10 @@ def problems(policy: dict[str, Any], registry_arns: set[str]) -> list[str]:
         if "bedrock:InvokeModel" in actions:
             invokable |= set(resources)
     found += [f"missing {arn}" for arn in sorted(registry_arns - invokable)]
-    found += [f"not in the registry: {arn}" for arn in sorted(invokable - registry_arns)]
+    # Besides the registry's models: the served tuned models of the account in the region
+    # (versions registered after the deploy), and nothing else.
+    served = {a for a in invokable if a.rsplit(":", 1)[-1] in {f"{k}/*" for k in SERVED_KINDS}}
+    found += [f"not in the registry: {arn}" for arn in sorted(invokable - registry_arns - served)]
     return found
 
 
@@ -106,7 +111,7 @@ def test_only_the_functions_that_read_a_secret_may(stage: str) -> None:
     generated = policies(stage)
     outside_stack = {"bedrock:InvokeModel", *RESOURCELESS_ACTIONS}
     logs = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
-    assert actions(generated["api"]) == outside_stack | logs | {
+    assert actions(generated["api"]) == outside_stack | logs | set(PROVISIONING_ACTIONS) | {
         "ssm:GetParameter",
         "secretsmanager:GetSecretValue",
     }
@@ -163,3 +168,22 @@ def test_the_key_authorizer_reads_only_the_key_hashes(stage: str) -> None:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     function = config["stages"][stage]["lambda_functions"]["api_key_authorizer"]
     assert function["iam_policy_file"] == f"policy-{stage}-authorizer.json"
+
+
+def test_served_models_and_provisioning_stay_in_the_account_and_region() -> None:
+    """Versions are data: the invoke grant covers the account's provisioned models and custom
+    model deployments in the region (not another account's, not another region's), and the
+    provisioning actions reach only the account's custom and served models there."""
+    api = policies("dev")["api"]
+    by_sid = {s["Sid"]: s for s in api["Statement"]}
+    prefix = "arn:aws:bedrock:us-east-1:123456789012"
+    assert by_sid["InvokeServedModels"]["Resource"] == [
+        f"{prefix}:custom-model-deployment/*",
+        f"{prefix}:provisioned-model/*",
+    ]
+    assert by_sid["Provisioning"]["Resource"] == [
+        f"{prefix}:custom-model-deployment/*",
+        f"{prefix}:custom-model/*",
+        f"{prefix}:provisioned-model/*",
+    ]
+    assert "Provisioning" not in {s["Sid"] for s in policies("dev")["worker"]["Statement"]}

@@ -51,6 +51,7 @@ RESOURCE_VARIABLES = {
     "FEEDBACK_TABLE": {"Ref": "FeedbackTable"},
     "EVALUATIONS_TABLE": {"Ref": "EvaluationsTable"},
     "REGISTRY_TABLE": {"Ref": "RegistryTable"},
+    "PROVISIONED_TABLE": {"Ref": "ProvisionedTable"},
     "EVALUATION_QUEUE": {"Fn::GetAtt": ["EvaluationQueue", "QueueName"]},
     "RESULTS_BUCKET": {"Ref": "ResultsBucket"},
     "POWERTOOLS_METRICS_NAMESPACE": {"Ref": "MetricsNamespace"},
@@ -191,7 +192,7 @@ def test_sqs_workers_report_partial_failures_and_outlive_no_visibility_timeout(
 def test_data_stores_are_encrypted_recoverable_and_private(sam: dict[str, Any]) -> None:
     resources = sam["Resources"]
     tables = [r for r in resources.values() if r.get("Type") == "AWS::DynamoDB::Table"]
-    assert len(tables) == 4
+    assert len(tables) == 5
     for table in tables:
         props = table["Properties"]
         assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True

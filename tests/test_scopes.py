@@ -68,6 +68,14 @@ ROUTES: dict[tuple[str, str], tuple[str, str, Any]] = {
     ),
     ("POST", "/v1/deployments/{name}/rollback"): ("admin", "/v1/deployments/nope/rollback", {}),
     ("GET", "/v1/deployments/{name}/history"): ("admin", "/v1/deployments/nope/history", None),
+    ("POST", "/v1/provisioned-models"): ("admin", "/v1/provisioned-models", {}),
+    ("GET", "/v1/provisioned-models/{name}"): ("admin", "/v1/provisioned-models/nope", None),
+    ("DELETE", "/v1/provisioned-models/{name}"): ("admin", "/v1/provisioned-models/nope", None),
+    ("POST", "/v1/provisioned-models/{name}/register"): (
+        "admin",
+        "/v1/provisioned-models/nope/register",
+        {},
+    ),
 }
 BEARER_PATHS = {"/v1/models", "/v1/chat/completions", "/v1/completions"}
 PUBLIC = {

@@ -36,6 +36,7 @@ from chalicelib.openai_api.models import (
     CompletionRequest,
     CompletionResponse,
 )
+from chalicelib.provisioning.models import ProvisionedView, ProvisionRequest, RegisterRequest
 
 TEXT = {"type": "string"}
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
@@ -244,5 +245,37 @@ OPERATIONS = [
         "/v1/deployments/{name}/history",
         "Every routing change: when, from, to, reason, caller",
         {200: HistoryView},
+    ),
+    admin(
+        "post",
+        "/v1/provisioned-models",
+        "Serve a custom model: Provisioned Throughput (a commitment needs confirm_commitment) "
+        "or an on-demand deployment; the same body again answers the same model",
+        {202: ProvisionedView},
+        body=ProvisionRequest,
+        errors=(409, 429, 502, 503),
+    ),
+    admin(
+        "get",
+        "/v1/provisioned-models/{name}",
+        "A provisioned model, its status refreshed from the provider, and its hourly cost",
+        {200: ProvisionedView},
+        errors=(429, 502, 503),
+    ),
+    admin(
+        "delete",
+        "/v1/provisioned-models/{name}",
+        "Deprovision: the provider stops serving (and billing) the model",
+        {202: ProvisionedView},
+        errors=(429, 502, 503),
+    ),
+    admin(
+        "post",
+        "/v1/provisioned-models/{name}/register",
+        "A new deployment version calling the in-service model, in the prompt format recovered "
+        "from its training data unless given",
+        {201: VersionView},
+        body=RegisterRequest,
+        errors=(409, 429, 502, 503),
     ),
 ]

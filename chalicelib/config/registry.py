@@ -35,7 +35,7 @@ BEDROCK_FORMATS = request_formats("bedrock")
 OPENAI_FORMATS = request_formats("openai")
 _BEDROCK_MODEL_ID = re.compile(
     r"^(arn:aws(-[a-z]+)*:bedrock:[a-z0-9-]+:\d{12}:"
-    r"(provisioned-model|custom-model|foundation-model|inference-profile|"
+    r"(provisioned-model|custom-model-deployment|custom-model|foundation-model|inference-profile|"
     r"application-inference-profile|imported-model)/\S+"
     r"|[a-z0-9-]+\.[A-Za-z0-9.:_-]+)$"
 )

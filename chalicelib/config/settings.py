@@ -107,6 +107,13 @@ class Settings(BaseModel):
     #: SQS queue name (not URL) of evaluation chunks; its dead-letter queue is `<name>-dlq`.
     evaluation_queue: str = "tunegate-local-evaluation-chunks"
     results_bucket: str = "tunegate-local-results"
+    #: Provisioned models (chalicelib/storage/provisioned.py; CONTRACT section 8).
+    provisioned_table: str = "tunegate-local-provisioned"
+    #: The OpenAI-compatible fine-tuning API, and where its key comes from (an environment
+    #: variable's name or a Secrets Manager ARN, as OpenAI-compatible deployments do).
+    tuning_openai_base_url: str = "https://api.openai.com/v1"
+    tuning_openai_api_key_env: str | None = None
+    tuning_openai_api_key_secret_arn: str | None = None
     #: Origins allowed to post feedback from a browser (comma-separated; "*" for any).
     cors_allow_origins: frozenset[str] = frozenset()
     max_body_bytes: int = Field(default=262144, ge=1024)

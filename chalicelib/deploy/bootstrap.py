@@ -140,6 +140,7 @@ def bootstrap_resources(settings: Settings | None = None) -> Iterator[str]:
     )
     yield ensure_table(settings.evaluations_table, ["pk", "sk"], ttl_attribute="expires_at")
     yield ensure_table(settings.registry_table, ["name", "sk"])
+    yield ensure_table(settings.provisioned_table, ["name"])
     jobs = settings.jobs
     yield ensure_queue(settings.evaluation_queue, visibility_timeout=jobs.queue_visibility_seconds)
     yield ensure_bucket(settings.results_bucket, [retention_rule(jobs.retention_days)])

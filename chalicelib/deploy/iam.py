@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from chalicelib.config.invocable import model_arn, served_arns
 from chalicelib.config.registry import Registry
 from chalicelib.config.settings import Settings
 
@@ -30,11 +31,16 @@ FUNCTION_LOGICAL_IDS = {
 RESOURCELESS_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
 
 
-def model_arn(model_id: str, region: str) -> str:
-    """An ARN as IAM sees it: ARNs unchanged, bare model ids as foundation-model ARNs."""
-    if model_id.startswith("arn:"):
-        return model_id
-    return f"arn:aws:bedrock:{region}::foundation-model/{model_id}"
+#: The Bedrock control-plane actions `provisioning` calls (and nothing else of Bedrock's).
+PROVISIONING_ACTIONS = (
+    "bedrock:GetCustomModel",
+    "bedrock:CreateProvisionedModelThroughput",
+    "bedrock:GetProvisionedModelThroughput",
+    "bedrock:DeleteProvisionedModelThroughput",
+    "bedrock:CreateCustomModelDeployment",
+    "bedrock:GetCustomModelDeployment",
+    "bedrock:DeleteCustomModelDeployment",
+)
 
 
 class _Statements:
@@ -84,9 +90,10 @@ def api_policy(
     """Invoke calls the models; the key check reads the key hashes; feedback tokens need their
     key; OpenAI-compatible deployments their API keys."""
     policy = _Statements()
-    _models(policy, registry, region)
+    _models(policy, registry, region, account_id)
+    _provisioning(policy, region, account_id)
     _key_hashes(policy, settings, account_id=account_id, region=region)
-    secrets = _provider_secrets(registry)
+    secrets = _provider_secrets(registry, settings)
     if settings.feedback_token_secret_arn:
         secrets.add(settings.feedback_token_secret_arn)
     _secrets(policy, secrets)
@@ -100,8 +107,8 @@ def worker_policy(
     """Evaluation calls the models (and their providers' keys), nothing else outside the stack:
     no key hashes, no feedback-token key."""
     policy = _Statements()
-    _models(policy, registry, region)
-    _secrets(policy, _provider_secrets(registry))
+    _models(policy, registry, region, account_id)
+    _secrets(policy, _provider_secrets(registry, settings))
     _logs_and_tracing(policy, settings, "worker", account_id=account_id, region=region)
     return policy.document()
 
@@ -116,16 +123,35 @@ def authorizer_policy(
     return policy.document()
 
 
-def _models(policy: _Statements, registry: Registry, region: str) -> None:
+def _models(policy: _Statements, registry: Registry, region: str, account_id: str) -> None:
+    """The registry file's models by ARN, and every provisioned model and custom model
+    deployment of the account in the region: versions are data (`register` adds them after
+    the deploy), so their ARNs cannot be listed here; version creation refuses any other
+    Bedrock model (chalicelib/config/invocable.py)."""
     # Converse is authorised as bedrock:InvokeModel.
     bedrock = {
         model_arn(d.model_id, region) for d in registry.deployments if d.provider == "bedrock"
     }
     policy.allow("InvokeRegistryModels", ["bedrock:InvokeModel"], list(bedrock))
+    policy.allow("InvokeServedModels", ["bedrock:InvokeModel"], served_arns(region, account_id))
 
 
-def _provider_secrets(registry: Registry) -> set[str]:
-    return {d.api_key_secret_arn for d in registry.deployments if d.api_key_secret_arn}
+def _provisioning(policy: _Statements, region: str, account_id: str) -> None:
+    """Provision and deprovision custom models of the account in the region (the `admin`
+    routes of chalicelib/provisioning): read the custom model, create, read and delete its
+    Provisioned Throughput or on-demand deployment; no other control-plane action."""
+    prefix = f"arn:aws:bedrock:{region}:{account_id}"
+    resources = [f"{prefix}:custom-model/*", *served_arns(region, account_id)]
+    policy.allow("Provisioning", list(PROVISIONING_ACTIONS), resources)
+
+
+def _provider_secrets(registry: Registry, settings: Settings) -> set[str]:
+    """Keys of the OpenAI-compatible deployments, and of the OpenAI fine-tuning API (read to
+    find a fine-tuned model's data; registered versions call it with the same key)."""
+    found = {d.api_key_secret_arn for d in registry.deployments if d.api_key_secret_arn}
+    if settings.tuning_openai_api_key_secret_arn:
+        found.add(settings.tuning_openai_api_key_secret_arn)
+    return found
 
 
 def _secrets(policy: _Statements, arns: set[str]) -> None:

@@ -11,7 +11,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from chalicelib import aws
 from chalicelib.api.edge import validation_details
+from chalicelib.config.invocable import invocation_problem
+from chalicelib.config.registry import Registry, load_registry
+from chalicelib.config.settings import get_settings
 from chalicelib.deployments.cache import RegistryCache
 from chalicelib.deployments.models import RoutingRequest, VersionRequest
 from chalicelib.deployments.resolve import build_deployment
@@ -59,9 +63,12 @@ def _alias(store: RegistryStore, name: str) -> AliasRecord:
     return alias
 
 
-def version_spec(name: str, request: VersionRequest) -> dict[str, Any]:
+def version_spec(
+    name: str, request: VersionRequest, registry: Registry | None = None
+) -> dict[str, Any]:
     """The stored fields of a version of `name`, validated as a registry entry (a 400 naming
-    the field otherwise)."""
+    the field otherwise), calling a Bedrock model the stage's roles may invoke (`registry`:
+    the registry file, read from MODELS_FILE when not given)."""
     if request.name is not None and request.name != name:
         reason = f"must be {name!r} (the path's name) or left out"
         raise InvalidRequest(
@@ -69,9 +76,17 @@ def version_spec(name: str, request: VersionRequest) -> dict[str, Any]:
         )
     spec = request.model_dump(mode="json", exclude={"name", "source"}, exclude_none=True)
     try:
-        build_deployment(name, spec)
+        deployment = build_deployment(name, spec)
     except ValidationError as exc:
         raise InvalidRequest("The version is not valid.", details=validation_details(exc)) from None
+    if deployment.provider == "bedrock":
+        seed = registry or load_registry(get_settings().models_file)
+        problem = invocation_problem(deployment.model_id, seed, aws.region())
+        if problem:
+            raise InvalidRequest(
+                "The stage's roles may not invoke this model.",
+                details=[{"field": "model_id", "reason": problem}],
+            )
     return spec
 
 
@@ -81,8 +96,9 @@ def create_version(
     name: str,
     request: VersionRequest,
     caller: str | None = None,
+    registry: Registry | None = None,
 ) -> dict[str, Any]:
-    spec = version_spec(name, request)
+    spec = version_spec(name, request, registry)
     source = dict(request.source) or ({"caller": caller} if caller else {})
     record, new_alias = store.create_version(name, spec, source, now_iso())
     logger.info(

@@ -2,7 +2,8 @@
 
 - `invocations`: `InvocationStore` (one record per invoke), `feedback`: `FeedbackStore` (one
   record per invocation, revised by later posts), `jobs`: `JobStore` (evaluation jobs, their
-  chunks and answer cache, every change conditional on status and round).
+  chunks and answer cache, every change conditional on status and round), `provisioned`:
+  `ProvisionedStore` (provisioned models by name, created once).
 - Each has a DynamoDB implementation (`Dynamo…`, built by `runtime` and `jobs.context`) and an
   in-memory one (`Memory…`; the job store's in `memory_jobs`) with the same semantics, for
   fast tests; `tests/storage` runs one suite against both.

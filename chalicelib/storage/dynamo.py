@@ -50,7 +50,11 @@ def put_new(table: str, item: dict[str, Any], key: str, unavailable: str) -> Non
     try:
         call(
             lambda: aws.client("dynamodb").put_item(
-                TableName=table, Item=item, ConditionExpression=f"attribute_not_exists({key})"
+                TableName=table,
+                Item=item,
+                # Aliased: a key may be a reserved word (e.g. `name`).
+                ConditionExpression="attribute_not_exists(#key)",
+                ExpressionAttributeNames={"#key": key},
             ),
             unavailable,
         )

@@ -14,6 +14,7 @@ import fnmatch
 import json
 import os
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -107,6 +108,7 @@ def logical(service: str, params: dict[str, Any]) -> str:
             settings.feedback_table: "FeedbackTable",
             settings.evaluations_table: "EvaluationsTable",
             settings.registry_table: "RegistryTable",
+            settings.provisioned_table: "ProvisionedTable",
         }
         name = tables[params["TableName"]]
         return f"{name}/index/{params['IndexName']}" if "IndexName" in params else name
@@ -250,7 +252,7 @@ def deployed_settings(jobs: Harness) -> Any:
     )
 
 
-def run_api(jobs: Harness, settings: Any) -> dict[str, str]:
+def run_api(jobs: Harness, settings: Any, custom_model: str) -> dict[str, str]:
     """Every API route that reaches AWS, plus the deployed key check and token secret."""
     from chalicelib.auth.keys import feedback_token_secret, require_api_key
 
@@ -287,6 +289,7 @@ def run_api(jobs: Harness, settings: Any) -> dict[str, str]:
     ):
         assert jobs.get(path).status_code == 200, path
     run_deployment_routes(jobs)
+    run_provisioning_routes(jobs, custom_model)
     # A job record that cannot be written: the API takes its inline dataset back (item 3).
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = DEAD_ENDPOINT
     aws.reset_clients()
@@ -340,6 +343,50 @@ def run_deployment_routes(jobs: Harness) -> None:
     assert invoked.status_code == 200, invoked.body
 
 
+@pytest.fixture()
+def custom_model(local_stack: Any) -> str:
+    """A custom model trained by the emulator, its data under the results bucket's tuning/
+    (made before any call is recorded: a tuning job's calls, not the API's)."""
+    from tests.test_provisioning import train_custom_model
+
+    return train_custom_model(local_stack)
+
+
+def run_provisioning_routes(jobs: Harness, custom_model: str) -> None:
+    """Every provisioning route (CONTRACT section 8): Provisioned Throughput and on demand,
+    each provisioned, read, registered, invoked and deprovisioned."""
+    from chalicelib.runtime import get_runtime
+
+    for extra in ({"model_units": 1}, {"on_demand": True}):
+        name = f"usage-{uuid.uuid4().hex[:8]}"
+        body = {"name": name, "custom_model": custom_model, **extra}
+        created = jobs.client.http.post(
+            "/v1/provisioned-models", headers=auth_headers(), body=json.dumps(body)
+        )
+        assert created.status_code == 202, created.body
+        deadline = time.monotonic() + 60
+        while json.loads(jobs.get(f"/v1/provisioned-models/{name}").body)["status"] != (
+            "in_service"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        registered = jobs.client.http.post(
+            f"/v1/provisioned-models/{name}/register",
+            headers=auth_headers(),
+            body=json.dumps({"deployment": name}),
+        )
+        assert registered.status_code == 201, registered.body
+        get_runtime().deployments.invalidate()
+        invoked = jobs.client.http.post(
+            f"/v1/models/{name}/invoke",
+            headers=auth_headers(),
+            body=json.dumps({"input": "Worked well."}),
+        )
+        assert invoked.status_code == 200, invoked.body
+        deleted = jobs.client.http.delete(f"/v1/provisioned-models/{name}", headers=auth_headers())
+        assert deleted.status_code == 202, deleted.body
+
+
 def losing_chunk_attempt(evaluation_id: str) -> None:
     """A late second delivery of a committed chunk (two attempts can both run before either
     commits): the loser deletes its own results object."""
@@ -356,7 +403,7 @@ def losing_chunk_attempt(evaluation_id: str) -> None:
 
 
 def test_every_grant_is_used_and_every_call_granted(
-    jobs: Harness, stack: Any, recorder: CallRecorder, deployed_settings: Any
+    jobs: Harness, stack: Any, recorder: CallRecorder, deployed_settings: Any, custom_model: str
 ) -> None:
     from aws_lambda_powertools.utilities import parameters
 
@@ -379,7 +426,7 @@ def test_every_grant_is_used_and_every_call_granted(
     jobs.worker = LocalWorker(worker_handler, get_settings().evaluation_queue, redeliver=True)
 
     with recorder.running("api"):
-        ids = run_api(jobs, deployed_settings)
+        ids = run_api(jobs, deployed_settings, custom_model)
         cancelled = jobs.post(f"/v1/evaluations/{ids['cancelled']}/cancel")
         assert cancelled.status_code == 202, cancelled.body
     # One model call is refused for good: the job completes with errors, so it can be retried.

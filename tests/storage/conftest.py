@@ -60,3 +60,14 @@ def registry(backend: str) -> Any:
     from chalicelib.config.settings import get_settings
 
     return DynamoRegistryStore(get_settings().registry_table)
+
+
+@pytest.fixture()
+def provisioned(backend: str) -> Any:
+    from chalicelib.storage.provisioned import DynamoProvisionedStore, MemoryProvisionedStore
+
+    if backend == "memory":
+        return MemoryProvisionedStore()
+    from chalicelib.config.settings import get_settings
+
+    return DynamoProvisionedStore(get_settings().provisioned_table)
