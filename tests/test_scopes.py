@@ -68,6 +68,12 @@ ROUTES: dict[tuple[str, str], tuple[str, str, Any]] = {
     ),
     ("POST", "/v1/deployments/{name}/rollback"): ("admin", "/v1/deployments/nope/rollback", {}),
     ("GET", "/v1/deployments/{name}/history"): ("admin", "/v1/deployments/nope/history", None),
+    ("POST", "/v1/deployments/{name}/promote"): (
+        "admin",
+        "/v1/deployments/nope/promote",
+        {"version": 2, "force_reason": "scope check"},
+    ),
+    ("GET", "/v1/deployments/{name}/compare"): ("evaluate", "/v1/deployments/nope/compare", None),
 }
 BEARER_PATHS = {"/v1/models", "/v1/chat/completions", "/v1/completions"}
 PUBLIC = {

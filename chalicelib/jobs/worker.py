@@ -42,6 +42,7 @@ from chalicelib.jobs.planner import handle_plan, now_iso
 from chalicelib.jobs.window import successor
 from chalicelib.observability import logger
 from chalicelib.serving.prompting import resolve_params
+from chalicelib.serving.shadow import ShadowMessage, handle_shadow_body
 from chalicelib.storage.jobs import ChunkAnswerCache, CommitOutcome
 from chalicelib.tracing import annotate
 
@@ -61,6 +62,10 @@ def handle_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 
 def handle_record(record: SQSRecord) -> None:
+    if ShadowMessage.matches(record.body):  # a copy of served traffic (serving/shadow.py)
+        receives = int(record.attributes.approximate_receive_count or 1)
+        handle_shadow_body(record.body, receives)
+        return
     try:
         message = JobMessage.parse(record.body)
     except ValueError:
