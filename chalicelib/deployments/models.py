@@ -35,8 +35,8 @@ class RoutingRequest(RequestBody):
 
 
 class PromoteRequest(RequestBody):
-    """Exactly one of `evaluation_id` (the gate decides) or `force_reason` (no gate; the
-    reason goes to the history)."""
+    """At most one of `evaluation_id` (the gate decides) or `force_reason` (no gate; the
+    reason goes to the history). Neither: the gate has no evaluation and rejects (409)."""
 
     version: int = Field(ge=1)
     evaluation_id: str | None = Field(default=None, min_length=1, max_length=64)
@@ -44,8 +44,8 @@ class PromoteRequest(RequestBody):
 
     @model_validator(mode="after")
     def _one_basis(self) -> PromoteRequest:
-        if (self.evaluation_id is None) == (self.force_reason is None):
-            raise ValueError("give exactly one of 'evaluation_id' or 'force_reason'")
+        if self.evaluation_id is not None and self.force_reason is not None:
+            raise ValueError("give one of 'evaluation_id' or 'force_reason', not both")
         return self
 
 

@@ -101,7 +101,6 @@ def promote(
     if request.force_reason is not None:
         reason = f"promote {version} (forced): {request.force_reason}"
     else:
-        assert request.evaluation_id is not None
         _gate(name, request.evaluation_id, evidence, version, current, record.spec, max_drop)
         reason = f"promote {version}: evaluation {request.evaluation_id}"
     routing = {
@@ -120,15 +119,15 @@ def promote(
 
 def _gate(
     name: str,
-    evaluation_id: str,
+    evaluation_id: str | None,
     evidence: EvidenceLoader,
     candidate: int,
     current: int,
     spec: dict[str, Any],
     max_drop: float,
 ) -> None:
-    found = evidence(evaluation_id)
-    if found.status not in FINISHED:
+    found = Evidence("missing", {}, None) if evaluation_id is None else evidence(evaluation_id)
+    if evaluation_id is not None and found.status not in FINISHED:
         raise InvalidState(
             f"Evaluation {evaluation_id!r} is {found.status}; a promotion needs a finished one.",
             details=[{"field": "evaluation_id", "reason": found.status}],
