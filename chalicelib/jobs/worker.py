@@ -64,7 +64,12 @@ def handle_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 def handle_record(record: SQSRecord) -> None:
     if ShadowMessage.matches(record.body):  # a copy of served traffic (serving/shadow.py)
         receives = int(record.attributes.approximate_receive_count or 1)
-        handle_shadow_body(record.body, receives)
+        try:
+            handle_shadow_body(record.body, receives)
+        except Exception:
+            with contextlib.suppress(Exception):
+                get_job_context().queue.retry_later(record.receipt_handle, retry_delay(receives))
+            raise
         return
     try:
         message = JobMessage.parse(record.body)
