@@ -138,10 +138,11 @@ def run_promote(args: argparse.Namespace) -> int:
         print(f"error: {exc}")
         return 1
     except TunegateError as exc:
-        code = _failed(exc)
-        if exc.code == "promotion_rejected" and exc.details:
+        if exc.code == "promotion_rejected" and exc.details:  # the comparison, whole
+            print(f"error ({exc.code}): {exc.message}")
             _print(exc.details[0])
-        return code
+            return 1
+        return _failed(exc)
     return 0
 
 

@@ -192,6 +192,7 @@ def handle_shadow_body(body: str, receives: int) -> None:
     except (ValueError, KeyError, TypeError):
         count_dropped("unreadable message")
         return
+    logger.set_correlation_id(message.shadow_of)  # the served invocation's id
     runtime = get_runtime()
     extra = {"model": message.model, "version": message.version, "shadow_of": message.shadow_of}
     try:
