@@ -14,7 +14,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from emulator import BASE_MODEL_ID, REFERENCE_MODEL_ARN
-from tests.conftest import SCOPED_KEYS, auth_headers, log_lines
+from tests.conftest import API_KEY, SCOPED_KEYS, auth_headers, log_lines
 from tests.jobs.conftest import Harness, drug_review_records
 from tests.jobs.test_promote import alias
 
@@ -144,16 +144,26 @@ def test_shadow_copies_are_answered_off_the_path_and_stored_once(jobs: Harness) 
         answers.append(answer)
     assert BASE_MODEL_ID not in jobs.emulator.stats()["models"]
     pinned = invoke(jobs, f"{name}@1", texts[0])  # an explicit version call is not shadowed
+    chat = {"model": name, "messages": [{"role": "user", "content": texts[0]}]}
+    chatted = jobs.client.http.post(  # the OpenAI routes are shadowed too
+        "/v1/chat/completions",
+        headers={"authorization": f"Bearer {API_KEY}", "content-type": "application/json"},
+        body=json.dumps(chat),
+    )
+    assert chatted.status_code == 200, chatted.body
 
     jobs.worker.redeliver = True  # every message handled twice, as SQS may
     jobs.drain()
-    shadows = [r for r in store.for_model(name) if r.shadow_of is not None]
+    records = list(store.for_model(name))
+    shadows = [r for r in records if r.shadow_of is not None]
+    [chat_shadow] = [r for r in shadows if r.shadow_of not in {a["invocation_id"] for a in answers}]
+    assert store.get(chat_shadow.shadow_of).metadata == {}  # the chat completion's own record
+    shadows.remove(chat_shadow)
     assert sorted(r.shadow_of for r in shadows) == sorted(a["invocation_id"] for a in answers)
     assert {r.version for r in shadows} == {2}
     assert {r.status for r in shadows} <= {"ok", "invalid"}
-    assert jobs.emulator.stats()["models"][BASE_MODEL_ID]["total"] == len(
-        texts
-    )  # redelivery: no call
+    calls = jobs.emulator.stats()["models"][BASE_MODEL_ID]["total"]
+    assert calls == len(texts) + 1  # each copy once: a redelivery makes no call
     assert pinned["invocation_id"] not in {r.shadow_of for r in shadows}
 
     served = {a["invocation_id"]: a for a in answers}
@@ -164,10 +174,12 @@ def test_shadow_copies_are_answered_off_the_path_and_stored_once(jobs: Harness) 
     )
     found = compare(jobs, name)
     by_role = {v["role"]: v for v in found["versions"]}
-    assert by_role["champion"]["invocations"] == len(answers) + 1  # shadows are not counted
+    assert by_role["champion"]["invocations"] == len(answers) + 2  # shadows are not counted
     shadow = by_role["shadow"]
-    assert shadow["version"] == 2 and shadow["invocations"] == len(texts)
-    assert shadow["shadow"] == {"pairs": len(texts), "agreement_rate": agree / len(texts)}
+    assert shadow["version"] == 2 and shadow["invocations"] == len(texts) + 1
+    chat_agrees = chat_shadow.prediction == store.get(chat_shadow.shadow_of).prediction
+    rate = (agree + chat_agrees) / (len(texts) + 1)
+    assert shadow["shadow"] == {"pairs": len(texts) + 1, "agreement_rate": rate}
 
 
 def test_a_queue_outage_never_fails_the_served_answer(
