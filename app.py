@@ -11,6 +11,7 @@ gc.disable()
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import partial
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,7 @@ from chalicelib.api.models import InvokeRequest
 from chalicelib.auth.authorizer import AUTHORIZER_HEADER, authorize
 from chalicelib.auth.keys import api_key_hashes
 from chalicelib.deployments import service as deployments
-from chalicelib.deployments.models import RoutingRequest, VersionRequest
+from chalicelib.deployments.models import PromoteRequest, RoutingRequest, VersionRequest
 from chalicelib.errors import TunegateError
 from chalicelib.feedback.service import (
     ExportQuery,
@@ -137,7 +138,8 @@ def invoke_model(name: str) -> Response:
     registry.get(name)  # an unknown name is a 404 whatever the body
     request = parse_body(current_request(app), InvokeRequest, runtime.settings.max_body_bytes)
     chosen = registry.resolve(name, request.routing_key)
-    result = invoke(chosen.deployment, request, runtime.invocation_context, chosen.version)
+    context = runtime.invocation_context
+    result = invoke(chosen.deployment, request, context, chosen.version, chosen.copies)
     return json_response(result.model_dump(mode="json"))
 
 
@@ -253,6 +255,36 @@ def set_routing(name: str) -> Response:
 def rollback_deployment(name: str) -> Response:
     store, cache = runtime.registry_store, runtime.deployments
     return json_response(deployments.rollback(store, cache, name, caller().owner))
+
+
+@route(
+    "/v1/deployments/{name}/promote",
+    scope="admin",
+    methods=["POST"],
+    content_types=["application/json"],
+)
+def promote_deployment(name: str) -> Response:
+    from chalicelib.deployments.promotion import job_evidence, promote
+
+    body = parse_body(current_request(app), PromoteRequest, runtime.settings.max_body_bytes)
+    _, jobs = evaluation_jobs()
+    key = caller()
+    store, cache = runtime.registry_store, runtime.deployments
+    max_drop = runtime.settings.promotion_max_drop
+    evidence = partial(job_evidence, jobs, caller=key)
+    return json_response(promote(store, cache, name, body, evidence, key.owner, max_drop))
+
+
+# `evaluate`, not `admin`: CONTRACT section 3 lists comparisons under `evaluate`, and compare
+# only reads aggregates (like the feedback summary); what it informs, a promotion, is `admin`.
+@route("/v1/deployments/{name}/compare", scope="evaluate")
+def compare_deployment(name: str) -> Response:
+    from chalicelib.deployments.promotion import compare
+
+    query = parse_query(current_request(app), SummaryQuery)
+    start, end = parse_time(query.start, "from"), parse_time(query.end, "to")
+    stores = runtime.registry_store, runtime.invocations, runtime.feedback
+    return json_response(compare(*stores, name, start, end))
 
 
 @route("/v1/deployments/{name}/history", scope="admin")

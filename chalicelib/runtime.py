@@ -19,6 +19,7 @@ from chalicelib.config.settings import Settings, get_settings
 from chalicelib.deployments.cache import RegistryCache
 from chalicelib.providers.retries import invoke_policy
 from chalicelib.serving.invoke import InvocationContext
+from chalicelib.serving.shadow import QueueShadowSink
 from chalicelib.storage.feedback import DynamoFeedbackStore, FeedbackStore
 from chalicelib.storage.invocations import DynamoInvocationStore, InvocationStore
 from chalicelib.storage.registry import DynamoRegistryStore, RegistryStore
@@ -47,6 +48,7 @@ class Runtime:
             record_ttl_days=self.settings.invocation_ttl_days,
             retry=invoke_policy(self.settings.model_max_attempts),
             log_payloads=self.settings.log_payloads,
+            shadow=QueueShadowSink(self.settings.evaluation_queue),
         )
 
 

@@ -58,3 +58,24 @@ def test_cli_evaluate_reads_versions_from_the_registry_table(stack: Any) -> None
     assert [d.name for d in chosen] == ["sentiment-converse@1", "sentiment-converse"]
     with pytest.raises(ConfigurationError):
         _deployments(get_settings(), ["sentiment-converse@99"])
+
+
+def test_promote_forced_or_by_evaluation(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from chalicelib.deployments import service
+    from chalicelib.deployments.models import VersionRequest
+
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    for _ in range(2):
+        service.create_version(
+            stack.runtime.registry_store, None, name, VersionRequest.model_validate(SPEC)
+        )
+    assert main(["promote", name, "2", "--evaluation", "0" * 32]) == 1
+    assert "error (not_found)" in capsys.readouterr().out
+    assert main(["promote", name, "1", "--force", "again"]) == 1
+    assert "error (invalid_state)" in capsys.readouterr().out
+    assert main(["promote", name, "2", "--force", "the demo"]) == 0
+    assert json.loads(capsys.readouterr().out)["routes"] == [{"version": 2, "weight": 100}]
+    [entry] = stack.runtime.registry_store.history(name)
+    assert (entry.reason, entry.caller) == ("promote 2 (forced): the demo", "cli")
+    with pytest.raises(SystemExit):  # one of --evaluation or --force
+        main(["promote", name, "1"])

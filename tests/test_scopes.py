@@ -76,6 +76,12 @@ ROUTES: dict[tuple[str, str], tuple[str, str, Any]] = {
         "/v1/provisioned-models/nope/register",
         {},
     ),
+    ("POST", "/v1/deployments/{name}/promote"): (
+        "admin",
+        "/v1/deployments/nope/promote",
+        {"version": 2, "force_reason": "scope check"},
+    ),
+    ("GET", "/v1/deployments/{name}/compare"): ("evaluate", "/v1/deployments/nope/compare", None),
 }
 BEARER_PATHS = {"/v1/models", "/v1/chat/completions", "/v1/completions"}
 PUBLIC = {

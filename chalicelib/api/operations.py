@@ -21,9 +21,11 @@ from chalicelib.api.models import (
 from chalicelib.api.openapi import JSON, Operation
 from chalicelib.deployments.models import (
     AliasView,
+    CompareView,
     DeploymentList,
     DeploymentView,
     HistoryView,
+    PromoteRequest,
     RoutingRequest,
     VersionRequest,
     VersionView,
@@ -239,6 +241,22 @@ OPERATIONS = [
         "Back to the routing before the last change",
         {200: AliasView},
         errors=(409,),
+    ),
+    admin(
+        "post",
+        "/v1/deployments/{name}/promote",
+        "Route 100% to a version when the evaluation gate passes (or forced with a reason)",
+        {200: AliasView},
+        body=PromoteRequest,
+        errors=(409,),
+    ),
+    Operation(
+        "get",
+        "/v1/deployments/{name}/compare",
+        "The alias's versions in production over a time window, against the champion",
+        {200: CompareView},
+        query=SummaryQuery,
+        scope="evaluate",
     ),
     admin(
         "get",

@@ -104,6 +104,8 @@ class Settings(BaseModel):
     #: How old the process's copy of the registry may get before it is read again (a routing
     #: change reaches every warm Lambda within this bound).
     registry_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
+    #: The promotion gate's tolerated drop (accuracy for labels, MAE for numbers; CONTRACT 7).
+    promotion_max_drop: float = Field(default=0.0, ge=0, le=1000)
     #: SQS queue name (not URL) of evaluation chunks; its dead-letter queue is `<name>-dlq`.
     evaluation_queue: str = "tunegate-local-evaluation-chunks"
     results_bucket: str = "tunegate-local-results"

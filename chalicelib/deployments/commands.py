@@ -1,5 +1,6 @@
 """CLI: `deployments` (list / show NAME / create-version NAME --file F), `route NAME 3=90 4=10
-[--shadow 5] [--expected-revision N]`, `rollback NAME`.
+[--shadow 5] [--expected-revision N]`, `promote NAME 2 --evaluation ID | --force REASON`,
+`rollback NAME`.
 
 These talk to the registry table directly with the operator's AWS credentials, like
 `bootstrap` and `create-api-key`: an operator changing what answers needs no API key and no
@@ -112,6 +113,39 @@ def run_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_promote(args: argparse.Namespace) -> int:
+    """The gate reads the evaluation job from the stage's evaluations table and results bucket
+    (the operator's credentials, like the registry table)."""
+    from chalicelib.auth.scopes import SCOPES, KeyEntry
+    from chalicelib.config.settings import get_settings
+    from chalicelib.deployments.models import PromoteRequest
+    from chalicelib.deployments.promotion import job_evidence, promote
+    from chalicelib.jobs.context import get_job_context
+
+    store = _store(args)
+    try:
+        request = PromoteRequest.model_validate(
+            {"version": args.version, "evaluation_id": args.evaluation, "force_reason": args.force}
+        )
+        operator = KeyEntry(CLI_CALLER, frozenset(SCOPES))  # may read every evaluation
+
+        def evidence(evaluation_id: str) -> Any:
+            return job_evidence(get_job_context(), evaluation_id, operator)
+
+        max_drop = get_settings().promotion_max_drop  # installed by _store
+        _print(promote(store, None, args.name, request, evidence, CLI_CALLER, max_drop))
+    except ValidationError as exc:
+        print(f"error: {exc}")
+        return 1
+    except TunegateError as exc:
+        if exc.code == "promotion_rejected" and exc.details:  # the comparison, whole
+            print(f"error ({exc.code}): {exc.message}")
+            _print(exc.details[0])
+            return 1
+        return _failed(exc)
+    return 0
+
+
 def register(subparsers: Any) -> None:
     deployments = subparsers.add_parser(
         "deployments", help="list, show or add versions of deployments (the registry table)"
@@ -138,6 +172,16 @@ def register(subparsers: Any) -> None:
     )
     route.add_argument("--reason", help="kept in the history")
     route.set_defaults(handler=run_route)
+
+    promote = subparsers.add_parser(
+        "promote", help="route 100%% to VERSION when the evaluation gate passes (or --force)"
+    )
+    promote.add_argument("name")
+    promote.add_argument("version", type=int)
+    basis = promote.add_mutually_exclusive_group(required=True)
+    basis.add_argument("--evaluation", metavar="ID", help="a finished evaluation of both versions")
+    basis.add_argument("--force", metavar="REASON", help="skip the gate; the reason is kept")
+    promote.set_defaults(handler=run_promote)
 
     rollback = subparsers.add_parser("rollback", help="back to the routing before the last change")
     rollback.add_argument("name")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.api.models import RequestBody
 from chalicelib.config.registry import DEPLOYMENT_NAME, Deployment
@@ -32,6 +32,21 @@ class RoutingRequest(RequestBody):
     shadow: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, max_length=10)
     expected_revision: int = Field(ge=0)
     reason: str | None = Field(default=None, max_length=500)
+
+
+class PromoteRequest(RequestBody):
+    """At most one of `evaluation_id` (the gate decides) or `force_reason` (no gate; the
+    reason goes to the history). Neither: the gate has no evaluation and rejects (409)."""
+
+    version: int = Field(ge=1)
+    evaluation_id: str | None = Field(default=None, min_length=1, max_length=64)
+    force_reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_basis(self) -> PromoteRequest:
+        if self.evaluation_id is not None and self.force_reason is not None:
+            raise ValueError("give one of 'evaluation_id' or 'force_reason', not both")
+        return self
 
 
 # --- answers (the OpenAPI document's shapes) --------------------------------------------------
@@ -97,3 +112,17 @@ class HistoryEntryView(_Answer):
 class HistoryView(_Answer):
     name: str
     history: list[HistoryEntryView]
+
+
+class CompareView(_Answer):
+    """Per version served (and shadowed) in the window: invocations, errors, invalid rate,
+    latency p50/p99, feedback; each other version `against_champion` (differences with the
+    z-test's and Mann-Whitney U's p-values), shadow versions their agreement rate."""
+
+    model_config = ConfigDict(defer_build=True, populate_by_name=True)
+
+    name: str
+    from_: str | None = Field(alias="from")
+    to: str | None
+    champion: int
+    versions: list[dict[str, Any]]

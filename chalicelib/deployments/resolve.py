@@ -32,6 +32,13 @@ class Resolved:
     deployment: Deployment
     version: int
     shadow: tuple[int, ...] = ()
+    #: Named as `name@N`: an explicit call of one version, not routed traffic (no shadow copy).
+    pinned: bool = False
+
+    @property
+    def copies(self) -> tuple[int, ...]:
+        """The shadow versions that get a copy of this request (routed traffic only)."""
+        return () if self.pinned else tuple(v for v in self.shadow if v != self.version)
 
 
 def split_name(model: str) -> tuple[str, int | None]:
@@ -84,7 +91,7 @@ class RegistryView:
         alias = self.alias(name)
         number = pinned if pinned is not None else choose(name, alias.routes, routing_key)
         _, deployment = self.version(name, number)
-        return Resolved(deployment, number, tuple(alias.shadow))
+        return Resolved(deployment, number, tuple(alias.shadow), pinned is not None)
 
     def champion(self, name: str) -> Resolved:
         """The alias's largest-weight version (what a bare name means in an evaluation)."""

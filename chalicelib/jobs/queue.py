@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
 from chalicelib.errors import ServiceUnavailable
-from chalicelib.jobs.models import JobMessage
 
 _BATCH = 10  # SendMessageBatch's limit
+
+
+class Message(Protocol):
+    """A job step (jobs/models.py JobMessage) or a shadow copy (serving/shadow.py)."""
+
+    def body(self) -> str: ...
 
 
 class JobQueue:
@@ -29,7 +35,7 @@ class JobQueue:
                     self._url = str(reply["QueueUrl"])
         return self._url
 
-    def send(self, messages: Sequence[JobMessage]) -> None:
+    def send(self, messages: Sequence[Message]) -> None:
         """Send every message (SendMessageBatch, entries that failed are sent again once)."""
         try:
             for start in range(0, len(messages), _BATCH):
@@ -46,7 +52,7 @@ class JobQueue:
             QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
         )
 
-    def _send_batch(self, batch: list[JobMessage]) -> None:
+    def _send_batch(self, batch: list[Message]) -> None:
         entries = [{"Id": str(i), "MessageBody": m.body()} for i, m in enumerate(batch)]
         for _attempt in range(2):
             reply = aws.client("sqs").send_message_batch(QueueUrl=self.url, Entries=entries)

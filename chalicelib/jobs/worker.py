@@ -45,6 +45,7 @@ from chalicelib.jobs.planner import handle_plan, now_iso
 from chalicelib.jobs.window import successor
 from chalicelib.observability import logger
 from chalicelib.serving.prompting import resolve_params
+from chalicelib.serving.shadow import ShadowMessage, handle_shadow_body
 from chalicelib.storage.jobs import ChunkAnswerCache, CommitOutcome
 from chalicelib.tracing import annotate
 
@@ -64,6 +65,15 @@ def handle_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
 
 def handle_record(record: SQSRecord) -> None:
+    if ShadowMessage.matches(record.body):  # a copy of served traffic (serving/shadow.py)
+        receives = int(record.attributes.approximate_receive_count or 1)
+        try:
+            handle_shadow_body(record.body, receives)
+        except Exception:
+            with contextlib.suppress(Exception):
+                get_job_context().queue.retry_later(record.receipt_handle, retry_delay(receives))
+            raise
+        return
     try:
         message = JobMessage.parse(record.body)
     except ValueError:

@@ -84,15 +84,28 @@ def answer_all(
     ctx: InvocationContext,
     metadata: dict[str, str],
     version: int | None = None,
+    shadows: tuple[int, ...] = (),
 ) -> list[Invocation]:
     """One recorded invocation per prompt, in order; the first failure (in order) is raised."""
     for prompt in prompts:
         _check_length(prompt, ctx)
     if len(prompts) == 1:
-        return [invoke_prompt(deployment, prompts[0], params, ctx, metadata, version=version)]
+        only = invoke_prompt(
+            deployment, prompts[0], params, ctx, metadata, version=version, shadows=shadows
+        )
+        return [only]
     with ThreadPoolExecutor(max_workers=min(CHOICE_CONCURRENCY, len(prompts))) as pool:
         futures = [
-            pool.submit(invoke_prompt, deployment, prompt, params, ctx, metadata, version=version)
+            pool.submit(
+                invoke_prompt,
+                deployment,
+                prompt,
+                params,
+                ctx,
+                metadata,
+                version=version,
+                shadows=shadows,
+            )
             for prompt in prompts
         ]
         return [future.result() for future in futures]
@@ -111,7 +124,13 @@ def chat_completion(
     params = generation_params(deployment, request)
     prompt = chat_prompt(deployment, request)
     [answer] = answer_all(
-        deployment, [prompt], params, ctx, _metadata(request), version=resolved.version
+        deployment,
+        [prompt],
+        params,
+        ctx,
+        _metadata(request),
+        version=resolved.version,
+        shadows=resolved.copies,
     )
     return chat_completion_body(deployment.name, answer)
 
@@ -123,5 +142,7 @@ def completion(
     deployment = resolved.deployment
     params = generation_params(deployment, request)
     prompts = [render_prompt(deployment.prompt, input_text=p) for p in request.prompts()]
-    answers = answer_all(deployment, prompts, params, ctx, _metadata(request), resolved.version)
+    answers = answer_all(
+        deployment, prompts, params, ctx, _metadata(request), resolved.version, resolved.copies
+    )
     return completion_body(deployment.name, answers)

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.api.models import InvokeRequest, InvokeResponse, Usage
 from chalicelib.config.registry import Deployment
@@ -25,6 +25,19 @@ from chalicelib.storage.invocations import InvocationRecord, InvocationStore
 from chalicelib.tracing import annotate
 
 
+class ShadowSink(Protocol):
+    """Where copies of a served request go for the alias's shadow versions (serving/shadow.py)."""
+
+    def __call__(
+        self,
+        model: str,
+        versions: tuple[int, ...],
+        served_id: str,
+        prompt: Prompt,
+        params: InferenceParams,
+    ) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class InvocationContext:
     store: InvocationStore
@@ -35,6 +48,7 @@ class InvocationContext:
     #: How hard the provider tries within API Gateway's time budget (providers/retries.py).
     retry: RetryPolicy
     log_payloads: bool = False
+    shadow: ShadowSink | None = None
 
 
 def invoke(
@@ -42,9 +56,10 @@ def invoke(
     request: InvokeRequest,
     ctx: InvocationContext,
     version: int | None = None,
+    shadows: tuple[int, ...] = (),
 ) -> InvokeResponse:
     """Invoke `deployment` (version `version` of its alias, named in the answer, the record,
-    the logs and the metrics)."""
+    the logs and the metrics); `shadows` get a copy once the answer is recorded."""
     started = time.perf_counter()
     if request.text_length() > ctx.max_input_chars:
         raise PayloadTooLarge(
@@ -56,7 +71,7 @@ def invoke(
     )
     params = resolve_params(deployment.inference, **request.parameters.model_dump())
     return invoke_prompt(
-        deployment, prompt, params, ctx, request.metadata, started, version=version
+        deployment, prompt, params, ctx, request.metadata, started, version=version, shadows=shadows
     ).response
 
 
@@ -77,8 +92,10 @@ def invoke_prompt(
     metadata: Mapping[str, str] | None = None,
     started: float | None = None,
     version: int | None = None,
+    shadows: tuple[int, ...] = (),
 ) -> Invocation:
-    """Call, parse and record one prompt already in the deployment's trained format."""
+    """Call, parse and record one prompt already in the deployment's trained format; then send
+    a copy to each of `shadows` (never failing the answer)."""
     started = time.perf_counter() if started is None else started
     invocation_id = str(uuid.uuid4())
     logger.set_correlation_id(invocation_id)  # feedback on this answer logs the same id
@@ -91,9 +108,12 @@ def invoke_prompt(
         add_version_dimensions(deployment.name, version)
     metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
     try:
-        return _call_and_record(
+        answer = _call_and_record(
             deployment, prompt, params, dict(metadata or {}), invocation_id, ctx, started, version
         )
+        if shadows and ctx.shadow is not None:
+            _copy_to_shadows(ctx.shadow, deployment.name, shadows, invocation_id, prompt, params)
+        return answer
     finally:
         elapsed_ms = (time.perf_counter() - started) * 1000
         metrics.add_metric(name="InvocationLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
@@ -174,6 +194,21 @@ def _call_and_record(
         feedback_token=token,
     )
     return Invocation(response, completion.stop_reason)
+
+
+def _copy_to_shadows(
+    sink: ShadowSink,
+    model: str,
+    shadows: tuple[int, ...],
+    invocation_id: str,
+    prompt: Prompt,
+    params: InferenceParams,
+) -> None:
+    try:
+        sink(model, shadows, invocation_id, prompt, params)
+    except Exception:  # the served answer is already recorded: it is returned whatever happens
+        logger.warning("shadow copies not sent", exc_info=True)
+        metrics.add_metric(name="ShadowDropped", unit=MetricUnit.Count, value=len(shadows))
 
 
 def _record_failure(

@@ -277,18 +277,14 @@ def run_api(jobs: Harness, settings: Any, custom_model: str) -> dict[str, str]:
             body=json.dumps(feedback),
         )
         assert posted.status_code in (200, 201), posted.body
-    # compare (issue 13) reads an alias's invocations by time through this store call; until
-    # its route exists, the call stands in for it (the route will replace these two lines).
-    from chalicelib.runtime import get_runtime
-
-    assert list(get_runtime().invocations.for_model("sentiment-converse")), "the invoke above"
     for path in (
         "/v1/models",
         "/v1/models/sentiment-converse/feedback/summary",
         "/v1/feedback/export?model=sentiment-converse",
+        "/v1/deployments/sentiment-converse/compare",  # invocations and feedback by time
     ):
         assert jobs.get(path).status_code == 200, path
-    run_deployment_routes(jobs)
+    usage_alias = run_deployment_routes(jobs)
     run_provisioning_routes(jobs, custom_model)
     # A job record that cannot be written: the API takes its inline dataset back (item 3).
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = DEAD_ENDPOINT
@@ -310,10 +306,11 @@ def run_api(jobs: Harness, settings: Any, custom_model: str) -> dict[str, str]:
         "cancelled": jobs.submit(
             {"models": MODELS, "dataset": {"records": drug_review_records()[:3]}}
         ),
+        "alias": usage_alias,
     }
 
 
-def run_deployment_routes(jobs: Harness) -> None:
+def run_deployment_routes(jobs: Harness) -> str:
     """Every deployment route, on a fresh alias (CONTRACT section 7)."""
     from chalicelib.runtime import get_runtime
 
@@ -332,6 +329,15 @@ def run_deployment_routes(jobs: Harness) -> None:
     )
     assert routed.status_code == 200, routed.body
     assert jobs.post(f"{base}/rollback").status_code == 200
+    # promote: the forced way, then the gate reading a (finished) evaluation job
+    forced = jobs.post(f"{base}/promote", {"version": 2, "force_reason": "usage"})
+    assert forced.status_code == 200, forced.body
+    # shadow traffic: the API queues a copy (the worker answers it, see the test below)
+    routing = {"routes": [{"version": 1, "weight": 100}], "shadow": [2], "expected_revision": 4}
+    routed = jobs.client.http.put(
+        f"{base}/routing", headers=auth_headers(), body=json.dumps(routing)
+    )
+    assert routed.status_code == 200, routed.body
     for path in ("/v1/deployments", base, f"{base}/versions/1", f"{base}/history"):
         assert jobs.get(path).status_code == 200, path
     get_runtime().deployments.invalidate()  # the next invoke reads the registry again
@@ -341,6 +347,7 @@ def run_deployment_routes(jobs: Harness) -> None:
         body=json.dumps({"input": "Worked well."}),
     )
     assert invoked.status_code == 200, invoked.body
+    return name
 
 
 @pytest.fixture()
@@ -450,9 +457,23 @@ def test_every_grant_is_used_and_every_call_granted(
     with recorder.running("api"):
         for leaf in ("", "/items", "/report", "/results.json"):
             assert jobs.get(evaluation + leaf).status_code == 200, leaf
+        # the promotion gate reads the finished job (it ran neither version: rejected)
+        gate = {"version": 2, "evaluation_id": ids["with_errors"]}
+        gated = jobs.post(f"/v1/deployments/{ids['alias']}/promote", gate)
+        assert gated.status_code == 409, gated.body
+        assert json.loads(gated.body)["error"]["code"] == "promotion_rejected"
         assert jobs.post(evaluation + "/retry").status_code == 202
     assert jobs.run(ids["with_errors"], timeout=60)["status"] == "succeeded"
     jobs.drain()  # repeated deliveries left behind are handled too, as SQS would
+    # the shadow copy of the usage alias's invoke: answered and recorded by the worker (its
+    # message may be the one the DynamoDB outage above sent back for later)
+    from chalicelib.runtime import get_runtime
+
+    def shadow_recorded() -> bool:
+        records = get_runtime().invocations.for_model(ids["alias"])
+        return any(r.shadow_of is not None for r in records)
+
+    jobs.worker.run_until(shadow_recorded, timeout=60)
 
     parameters.clear_caches()
     with recorder.running("authorizer"):
