@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from chalicelib.config.registry import InferenceSpec, PromptSpec
+from chalicelib.config.registry import Deployment, InferenceSpec, PromptSpec
 from chalicelib.errors import InvalidRequest
 from chalicelib.formats import InferenceParams, Message, Prompt
 
@@ -59,4 +59,40 @@ def resolve_params(
         temperature=temperature if temperature is not None else spec.temperature,
         top_p=top_p if top_p is not None else spec.top_p,
         stop=tuple(stop) if stop is not None else tuple(spec.stop),
+    )
+
+
+def reformat(
+    prompt: Prompt, params: InferenceParams, source: Deployment, target: Deployment
+) -> tuple[Prompt, InferenceParams]:
+    """A prompt and parameters rendered for `source` (the version that answered), re-rendered for
+    `target` (a shadow version, which may have been tuned on another format): the last user
+    turn loses `source`'s template and separator and gets `target`'s; a system prompt or a
+    parameter equal to `source`'s default takes `target`'s default, one the request set is
+    kept (max_tokens within `target`'s bound)."""
+    *history, last = prompt.messages
+    text = last.content
+    spec = source.prompt
+    if spec.separator and text.endswith(spec.separator):
+        text = text[: -len(spec.separator)]
+    before, _, after = spec.template.partition("{input}")
+    if text.startswith(before) and text.endswith(after) and len(text) >= len(before) + len(after):
+        text = text[len(before) : len(text) - len(after)]
+    turn = Message(last.role, format_user_text(target.prompt, text))
+    system = target.prompt.system if prompt.system == spec.system else prompt.system
+    mine, theirs = source.inference, target.inference
+
+    def pick(value: float, default: float, target_default: float) -> float:
+        return target_default if value == default else value
+
+    return Prompt(messages=(*history, turn), system=system), InferenceParams(
+        max_tokens=(
+            theirs.max_tokens
+            if params.max_tokens == mine.max_tokens
+            else min(params.max_tokens, theirs.max_tokens)
+        ),
+        temperature=pick(params.temperature, mine.temperature, theirs.temperature),
+        top_p=pick(params.top_p, mine.top_p, theirs.top_p),
+        stop=tuple(theirs.stop) if params.stop == tuple(mine.stop) else params.stop,
+        seed=params.seed,
     )

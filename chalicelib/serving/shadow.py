@@ -1,8 +1,9 @@
 """Shadow traffic (CONTRACT section 7): an alias's `shadow` versions get a copy of each served
 request, off the answer's path. The API sends one queue message per shadow version once the
 served answer is recorded (a queue outage drops the copy, logs it and counts `ShadowDropped`;
-it never fails the answer); the evaluation worker calls the version with the same rendered
-prompt and parameters and stores its answer as an invocation with `shadow_of` set.
+it never fails the answer); the evaluation worker calls the version with the same request in
+that version's own trained format (`in_shadow_format`) and stores its answer as an invocation
+with `shadow_of` set.
 
 The shadow record's id is derived from (served invocation, version): a redelivered message finds
 it and writes nothing, and two deliveries racing both lose to the first put. A failed shadow call
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.config.registry import Deployment
+from chalicelib.deployments.resolve import RegistryView
 from chalicelib.errors import NotFound, TunegateError
 from chalicelib.formats import InferenceParams, Message, Prompt
 from chalicelib.observability import MetricUnit, logger, metrics, single_metric
@@ -26,6 +28,7 @@ from chalicelib.providers import complete
 from chalicelib.providers.retries import RetryPolicy
 from chalicelib.serving.invoke import _prompt_sha256, _stored_input
 from chalicelib.serving.parsing import parse_output
+from chalicelib.serving.prompting import reformat
 from chalicelib.storage.dynamo import AlreadyExists
 from chalicelib.storage.invocations import InvocationRecord, InvocationStore
 
@@ -180,6 +183,23 @@ def run_shadow(
     return outcome
 
 
+def in_shadow_format(
+    message: ShadowMessage, shadow: Deployment, store: InvocationStore, view: RegistryView
+) -> ShadowMessage:
+    """The copy in the shadow version's own trained format: the served record names the version
+    that rendered it, whose format comes off first (serving/prompting.py `reformat`). Without
+    that record or version (expired, or from before versions) the copy goes as it came."""
+    served = store.get_many([message.shadow_of]).get(message.shadow_of)
+    if served is None or served.version is None:
+        return message
+    try:
+        _, source = view.version(message.model, served.version)
+    except NotFound:
+        return message
+    prompt, params = reformat(message.prompt, message.params, source, shadow)
+    return replace(message, prompt=prompt, params=params)
+
+
 def handle_shadow_body(body: str, receives: int) -> None:
     """The worker's handling of one shadow message: a message it cannot use, a version that no
     longer exists, or the last delivery of one whose record cannot be written is dropped (and
@@ -195,11 +215,13 @@ def handle_shadow_body(body: str, receives: int) -> None:
     logger.set_correlation_id(message.shadow_of)  # the served invocation's id
     runtime = get_runtime()
     extra = {"model": message.model, "version": message.version, "shadow_of": message.shadow_of}
+    view = runtime.deployments.view()
     try:
-        _, deployment = runtime.deployments.view().version(message.model, message.version)
+        _, deployment = view.version(message.model, message.version)
     except NotFound:
         count_dropped("unknown version", **extra)
         return
+    message = in_shadow_format(message, deployment, runtime.invocations, view)
     try:
         outcome = run_shadow(
             message,

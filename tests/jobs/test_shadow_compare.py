@@ -16,7 +16,7 @@ from scipy import stats as scipy_stats
 from emulator import BASE_MODEL_ID, REFERENCE_MODEL_ARN
 from tests.conftest import API_KEY, SCOPED_KEYS, auth_headers, log_lines
 from tests.jobs.conftest import Harness, drug_review_records
-from tests.jobs.test_promote import alias
+from tests.jobs.test_promote import alias, sentiment_spec
 
 EVALUATE_KEY = next(k for k, s in SCOPED_KEYS.items() if s == "evaluate")
 INVOKE_KEY = next(k for k, s in SCOPED_KEYS.items() if s == "invoke")
@@ -202,3 +202,25 @@ def test_a_queue_outage_never_fails_the_served_answer(
         line for line in log_lines(log_stream) if line.get("message") == "shadow copy dropped"
     ]
     assert dropped and dropped[0]["shadow_of"] == answer["invocation_id"]
+
+
+def test_a_shadow_version_is_called_in_its_own_trained_format(jobs: Harness) -> None:
+    from chalicelib.runtime import get_runtime
+
+    name = alias(jobs, REFERENCE_MODEL_ARN)
+    base = sentiment_spec(BASE_MODEL_ID)
+    base |= {
+        "prompt": {"system": "Rate it.", "template": "Review: {input}", "separator": "\n=>"},
+        "inference": {"max_tokens": 7, "temperature": 0},
+        "store_inputs": True,
+    }
+    assert jobs.post(f"/v1/deployments/{name}/versions", base).status_code == 201
+    route(jobs, name, [(1, 100)], [2])
+    served = invoke(jobs, name, "No side effects at all.")
+    jobs.drain()
+    [copy] = [r for r in get_runtime().invocations.for_model(name) if r.shadow_of]
+    assert copy.shadow_of == served["invocation_id"] and copy.version == 2
+    assert copy.input == {
+        "system": "Rate it.",
+        "messages": [{"role": "user", "content": "Review: No side effects at all.\n=>"}],
+    }
