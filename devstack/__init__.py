@@ -85,6 +85,9 @@ def start_local_stack(
         "EVALUATIONS_TABLE": "tunegate-test-evaluations",
         "EVALUATION_QUEUE": "tunegate-test-evaluation-chunks",
         "RESULTS_BUCKET": "tunegate-test-results",
+        "TUNING_TABLE": "tunegate-test-tuning",
+        "TUNING_ROLE_ARN": "arn:aws:iam::000000000000:role/tunegate-test-customization",
+        "TUNING_OPENAI_BASE_URL": f"{emu.url}/openai/v1",
         "API_KEY_HASHES": hashlib.sha256(api_key.encode()).hexdigest(),
         "FEEDBACK_TOKEN_SECRET": "test-feedback-secret",
         "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as in every stage's config

@@ -78,6 +78,8 @@ def main() -> int:
     env = {**stage_environment(stage), **os.environ}
     # One emulator serves Bedrock Runtime and Bedrock's control plane.
     env.setdefault("AWS_ENDPOINT_URL_BEDROCK", env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"])
+    # ... and OpenAI's files and fine-tuning API, for `tune --provider openai`.
+    env.setdefault("TUNING_OPENAI_BASE_URL", env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] + "/openai/v1")
     step_seconds = env.get("EMULATOR_CONTROL_PLANE_STEP_SECONDS", "1")
     port = env.get("PORT", "8000")
     dev_hash = hashlib.sha256(DEV_API_KEY.encode()).hexdigest()

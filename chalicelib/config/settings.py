@@ -102,6 +102,17 @@ class Settings(BaseModel):
     #: SQS queue name (not URL) of evaluation chunks; its dead-letter queue is `<name>-dlq`.
     evaluation_queue: str = "tunegate-local-evaluation-chunks"
     results_bucket: str = "tunegate-local-results"
+    #: Tuning jobs and provisioned models (CONTRACT section 8); their data and outputs live in
+    #: the results bucket under `tuning/`.
+    tuning_table: str = "tunegate-local-tuning"
+    #: The customization service role Bedrock assumes to read training data and write outputs
+    #: (the template's CustomizationRole); unset: Bedrock tuning answers 503 on this stage.
+    tuning_role_arn: str | None = None
+    #: The OpenAI-compatible fine-tuning API, and where its key comes from (an environment
+    #: variable's name or a Secrets Manager ARN, as OpenAI-compatible deployments do).
+    tuning_openai_base_url: str = "https://api.openai.com/v1"
+    tuning_openai_api_key_env: str | None = None
+    tuning_openai_api_key_secret_arn: str | None = None
     #: Origins allowed to post feedback from a browser (comma-separated; "*" for any).
     cors_allow_origins: frozenset[str] = frozenset()
     max_body_bytes: int = Field(default=262144, ge=1024)

@@ -49,3 +49,14 @@ def jobs(backend: str) -> Any:
     from chalicelib.config.settings import get_settings
 
     return DynamoJobStore(get_settings().evaluations_table)
+
+
+@pytest.fixture()
+def tuning(backend: str) -> Any:
+    from chalicelib.storage.tuning import DynamoTuningStore, MemoryTuningStore
+
+    if backend == "memory":
+        return MemoryTuningStore()
+    from chalicelib.config.settings import get_settings
+
+    return DynamoTuningStore(get_settings().tuning_table)
