@@ -301,6 +301,66 @@ def cancel_evaluation(evaluation_id: str) -> Response:
     return accepted(job.evaluation_id, job.status)
 
 
+# --- tuning jobs (CONTRACT section 8; chalicelib/tuning/service.py, imported on first use) ----
+
+
+@route("/v1/tuning-jobs", scope="admin", methods=["POST"], content_types=["application/json"])
+def create_tuning_job() -> Response:
+    from chalicelib.tuning import service as tuning
+    from chalicelib.tuning.models import TuningJobRequest
+
+    max_bytes = runtime.settings.jobs.max_body_bytes  # inline records, as evaluations take them
+    request = parse_body(current_request(app), TuningJobRequest, max_bytes)
+    job = tuning.submit(request, owner=caller().owner)
+    body = {
+        "tuning_job_id": job["tuning_job_id"],
+        "status": job["status"],
+        "estimated_cost_usd": job["estimated_cost_usd"],
+    }
+    return json_response(body, 202, {"Location": tuning.location(job["tuning_job_id"])})
+
+
+@route("/v1/tuning-jobs", scope="admin")
+def list_tuning_jobs() -> Response:
+    from chalicelib.tuning import service as tuning
+    from chalicelib.tuning.models import TuningJobsQuery
+
+    query = parse_query(current_request(app), TuningJobsQuery)
+    return json_response({"tuning_jobs": [tuning.view(j) for j in tuning.list_jobs(query.limit)]})
+
+
+@route("/v1/tuning-jobs/{tuning_job_id}", scope="admin")
+def get_tuning_job(tuning_job_id: str) -> Response:
+    from chalicelib.tuning import service as tuning
+
+    return json_response(tuning.view(tuning.get_job(tuning_job_id)))
+
+
+@route("/v1/tuning-jobs/{tuning_job_id}/report", scope="admin")
+def tuning_job_report(tuning_job_id: str) -> Response:
+    from chalicelib.evaluation.report import CSP
+    from chalicelib.tuning import service as tuning
+
+    return Response(
+        body=tuning.report(tuning_job_id),
+        status_code=200,
+        headers={
+            "Content-Type": "text/html; charset=utf-8",
+            "Content-Security-Policy": CSP,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@route("/v1/tuning-jobs/{tuning_job_id}/stop", scope="admin", methods=["POST"])
+def stop_tuning_job(tuning_job_id: str) -> Response:
+    from chalicelib.tuning import service as tuning
+
+    job = tuning.stop(tuning_job_id)
+    body = {"tuning_job_id": job["tuning_job_id"], "status": job["status"]}
+    return json_response(body, 202, {"Location": tuning.location(tuning_job_id)})
+
+
 @app.on_sqs_message(queue=runtime.settings.evaluation_queue, batch_size=1)
 def evaluation_worker(event: SQSEvent) -> dict[str, Any]:
     """Chunks take seconds to minutes each: one per invocation, so they run in parallel."""

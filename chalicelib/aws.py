@@ -54,6 +54,20 @@ def client(service: str) -> Any:
     return _cached(service, service, _STORAGE_CONFIG)
 
 
+#: Control-plane calls (Bedrock customization jobs): few and not on a request's hot path;
+#: retried, which is safe because each create carries a client request token.
+_CONTROL_CONFIG = Config(
+    connect_timeout=3,
+    read_timeout=10,
+    retries={"mode": "standard", "total_max_attempts": 3},
+)
+
+
+def control_client(service: str = "bedrock") -> Any:
+    """The process-wide Bedrock control-plane client (endpoint from AWS_ENDPOINT_URL_BEDROCK)."""
+    return _cached(f"control:{service}", service, _CONTROL_CONFIG)
+
+
 def model_client(retries: Mapping[str, Any]) -> Any:
     """The process-wide bedrock-runtime client with the model time budget and these botocore
     `retries` (a RetryPolicy's `botocore_retries()`; one client per distinct setting)."""

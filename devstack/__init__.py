@@ -88,6 +88,8 @@ def start_local_stack(
         "TUNING_TABLE": "tunegate-test-tuning",
         "TUNING_ROLE_ARN": "arn:aws:iam::000000000000:role/tunegate-test-customization",
         "TUNING_OPENAI_BASE_URL": f"{emu.url}/openai/v1",
+        "TUNING_OPENAI_API_KEY_ENV": "TUNING_OPENAI_API_KEY",
+        "TUNING_OPENAI_API_KEY": "sk-local-emulator",
         "API_KEY_HASHES": hashlib.sha256(api_key.encode()).hexdigest(),
         "FEEDBACK_TOKEN_SECRET": "test-feedback-secret",
         "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as in every stage's config

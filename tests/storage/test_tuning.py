@@ -32,7 +32,9 @@ def test_create_get_and_refuse_a_taken_key(tuning: Any) -> None:
 def test_update_holds_only_in_the_expected_status(tuning: Any) -> None:
     key = uuid.uuid4().hex
     tuning.create("job", key, record("2026-12-02T20:00:00", failure_message="x"))
-    moved = tuning.update("job", key, {"status": "running", "failure_message": None}, expect=("queued",))
+    moved = tuning.update(
+        "job", key, {"status": "running", "failure_message": None}, expect=("queued",)
+    )
     assert moved is not None and moved["status"] == "running" and "failure_message" not in moved
     assert tuning.update("job", key, {"status": "queued"}, expect=("queued",)) is None
     assert tuning.get("job", key)["status"] == "running"
