@@ -357,7 +357,11 @@ def stop_tuning_job(tuning_job_id: str) -> Response:
     from chalicelib.tuning import service as tuning
 
     job = tuning.stop(tuning_job_id)
-    body = {"tuning_job_id": job["tuning_job_id"], "status": job["status"]}
+    body = {
+        "tuning_job_id": job["tuning_job_id"],
+        "status": job["status"],
+        "estimated_cost_usd": job["estimated_cost_usd"],
+    }
     return json_response(body, 202, {"Location": tuning.location(tuning_job_id)})
 
 
