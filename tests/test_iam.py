@@ -16,6 +16,7 @@ from chalicelib.config.stages import stage_environment
 from chalicelib.deploy.iam import (
     FUNCTION_LOGICAL_IDS,
     RESOURCELESS_ACTIONS,
+    TUNING_JOB_ACTIONS,
     authorizer_policy,
     function_policies,
     model_arn,
@@ -106,7 +107,7 @@ def test_only_the_functions_that_read_a_secret_may(stage: str) -> None:
     generated = policies(stage)
     outside_stack = {"bedrock:InvokeModel", *RESOURCELESS_ACTIONS}
     logs = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
-    assert actions(generated["api"]) == outside_stack | logs | {
+    assert actions(generated["api"]) == outside_stack | logs | set(TUNING_JOB_ACTIONS) | {
         "ssm:GetParameter",
         "secretsmanager:GetSecretValue",
     }

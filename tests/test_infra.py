@@ -52,6 +52,8 @@ RESOURCE_VARIABLES = {
     "EVALUATIONS_TABLE": {"Ref": "EvaluationsTable"},
     "EVALUATION_QUEUE": {"Fn::GetAtt": ["EvaluationQueue", "QueueName"]},
     "RESULTS_BUCKET": {"Ref": "ResultsBucket"},
+    "TUNING_TABLE": {"Ref": "TuningTable"},
+    "TUNING_ROLE_ARN": {"Fn::GetAtt": ["CustomizationRole", "Arn"]},
     "POWERTOOLS_METRICS_NAMESPACE": {"Ref": "MetricsNamespace"},
 }
 

@@ -85,6 +85,7 @@ def api_policy(
     key; OpenAI-compatible deployments their API keys."""
     policy = _Statements()
     _models(policy, registry, region)
+    _tuning_jobs(policy, account_id=account_id, region=region)
     _key_hashes(policy, settings, account_id=account_id, region=region)
     secrets = _provider_secrets(registry)
     if settings.feedback_token_secret_arn:
@@ -122,6 +123,31 @@ def _models(policy: _Statements, registry: Registry, region: str) -> None:
         model_arn(d.model_id, region) for d in registry.deployments if d.provider == "bedrock"
     }
     policy.allow("InvokeRegistryModels", ["bedrock:InvokeModel"], list(bedrock))
+
+
+#: The control-plane calls of the tuning routes (chalicelib/tuning/bedrock_jobs.py).
+TUNING_JOB_ACTIONS = [
+    "bedrock:CreateModelCustomizationJob",
+    "bedrock:GetModelCustomizationJob",
+    "bedrock:StopModelCustomizationJob",
+]
+
+
+def _tuning_jobs(policy: _Statements, *, account_id: str, region: str) -> None:
+    """Customization jobs in the stage's account and region. Bedrock names jobs and custom
+    models by random ids, so the ARNs cannot carry the stage's prefix; creating one also needs
+    its base model (any foundation model, or one of the account's custom models) and passing
+    the customization role, which the stack grants (infra/resources.json)."""
+    own = f"arn:aws:bedrock:{region}:{account_id}"
+    policy.allow(
+        "TuningJobs",
+        TUNING_JOB_ACTIONS,
+        [
+            f"{own}:model-customization-job/*",
+            f"{own}:custom-model/*",
+            f"arn:aws:bedrock:{region}::foundation-model/*",
+        ],
+    )
 
 
 def _provider_secrets(registry: Registry) -> set[str]:

@@ -105,6 +105,7 @@ def logical(service: str, params: dict[str, Any]) -> str:
             settings.invocations_table: "InvocationsTable",
             settings.feedback_table: "FeedbackTable",
             settings.evaluations_table: "EvaluationsTable",
+            settings.tuning_table: "TuningTable",
         }
         name = tables[params["TableName"]]
         return f"{name}/index/{params['IndexName']}" if "IndexName" in params else name
@@ -133,6 +134,9 @@ def used_grants(service: str, operation: str, params: dict[str, Any]) -> set[Gra
         }
     action = RENAMED.get(f"{service}:{operation}", f"{service}:{operation}")
     found = {(action, logical(service, params))}
+    if action == "bedrock:CreateModelCustomizationJob":
+        # Bedrock checks that the caller may pass the job's role (iam:PassRole) on create.
+        found.add(("iam:PassRole", "CustomizationRole"))
     if action == "s3:GetObject":
         # Without ListBucket, S3 answers a missing key with 403 AccessDenied instead of 404
         # NoSuchKey, which the code tells apart (jobs/objects.py MissingObject).
@@ -209,6 +213,46 @@ def unused(granted: set[Grant], used: set[Grant]) -> set[Grant]:
 
 
 # --- the scenarios --------------------------------------------------------------------------
+
+
+def upload_tuning_source() -> None:
+    """The client's data set in the stage's `datasets/` (not the API's call)."""
+    source = ROOT / "examples" / "drugreview" / "bedrock" / "train.jsonl"
+    boto3.client("s3").put_object(
+        Bucket=get_settings().results_bucket,
+        Key="datasets/iam/train.jsonl",
+        Body=source.read_bytes(),
+    )
+
+
+def run_tuning(jobs: Harness) -> None:
+    """Every tuning route that reaches AWS: a job from an S3 source (read, checked, copied),
+    read until done (metrics files), listed, reported; a stop reaching Bedrock (its refresh
+    throttled, so the record still says running)."""
+    import time
+
+    bucket = get_settings().results_bucket
+    body = {
+        "name": "iam",
+        "provider": "bedrock",
+        "base_model": "anthropic.claude-3-haiku-20240307-v1:0",
+        "training": {"s3_uri": f"s3://{bucket}/datasets/iam/train.jsonl"},
+        "hyperparameters": {"epochCount": 1},
+    }
+    first = jobs.post("/v1/tuning-jobs", body)
+    assert first.status_code == 202, first.body
+    second = json.loads(jobs.post("/v1/tuning-jobs", body).body)["tuning_job_id"]
+    tuning_job_id = json.loads(first.body)["tuning_job_id"]
+    deadline = time.monotonic() + 120
+    while json.loads(jobs.get(f"/v1/tuning-jobs/{tuning_job_id}").body)["status"] != "succeeded":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert jobs.get(f"/v1/tuning-jobs/{tuning_job_id}/report").status_code == 200
+    assert jobs.get("/v1/tuning-jobs").status_code == 200
+    throttled = {"model_id": "control:GetModelCustomizationJob", "error": "ThrottlingException"}
+    jobs.emulator.script([throttled] * 3)  # every attempt of the stop's refresh
+    stopped = jobs.post(f"/v1/tuning-jobs/{second}/stop")
+    assert stopped.status_code in (202, 400), stopped.body  # 400: it had finished meanwhile
 
 
 @pytest.fixture()
@@ -343,7 +387,9 @@ def test_every_grant_is_used_and_every_call_granted(
     # its results object.
     jobs.worker = LocalWorker(worker_handler, get_settings().evaluation_queue, redeliver=True)
 
+    upload_tuning_source()
     with recorder.running("api"):
+        run_tuning(jobs)
         ids = run_api(jobs, deployed_settings)
         cancelled = jobs.post(f"/v1/evaluations/{ids['cancelled']}/cancel")
         assert cancelled.status_code == 202, cancelled.body
