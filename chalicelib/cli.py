@@ -16,6 +16,7 @@ from chalicelib.cli_output import quiet_on_broken_pipe
 from chalicelib.config.stages import stage_process_environment
 from chalicelib.dataprep.commands import register as register_dataprep
 from chalicelib.evaluation.commands import register as register_evaluation
+from chalicelib.tuning.commands import register as register_tuning
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     spec.set_defaults(handler=_openapi)
     register_dataprep(subparsers)
     register_evaluation(subparsers)
+    # `tune … --wait` then runs chalicelib.tuning.commands.AFTER_WAIT (provision, register).
+    register_tuning(subparsers)
     return parser
 
 
@@ -150,9 +153,7 @@ def _policy(args: argparse.Namespace) -> int:
     settings = install_settings(args.environment)
     registry = load_registry(settings.models_file)
     folder = Path(args.out) if args.out else PROJECT_DIR / ".chalice"
-    policies = function_policies(
-        registry, settings, account_id=args.account_id, region=args.region
-    )
+    policies = function_policies(registry, settings, account_id=args.account_id, region=args.region)
     for function, document in policies.items():
         out = folder / policy_file(args.stage, function)
         with open(out, "w", encoding="utf-8") as handle:

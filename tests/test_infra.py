@@ -191,8 +191,9 @@ def test_sqs_workers_report_partial_failures_and_outlive_no_visibility_timeout(
 
 def test_data_stores_are_encrypted_recoverable_and_private(sam: dict[str, Any]) -> None:
     resources = sam["Resources"]
-    tables = [r for r in resources.values() if r.get("Type") == "AWS::DynamoDB::Table"]
-    assert len(tables) == 3
+    named = {k for k, r in resources.items() if r.get("Type") == "AWS::DynamoDB::Table"}
+    assert {"InvocationsTable", "FeedbackTable", "EvaluationsTable", "TuningTable"} <= named
+    tables = [resources[k] for k in named]
     for table in tables:
         props = table["Properties"]
         assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
