@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from chalice.app import AuthRequest, Chalice, Request, Response, SQSEvent
+from chalice.app import AuthRequest, Chalice, CloudWatchEvent, Request, Response, SQSEvent
 
 from chalicelib import __version__
 from chalicelib.api.edge import (
@@ -363,6 +363,22 @@ def stop_tuning_job(tuning_job_id: str) -> Response:
         "estimated_cost_usd": job["estimated_cost_usd"],
     }
     return json_response(body, 202, {"Location": tuning.location(tuning_job_id)})
+
+
+#: Bedrock's EventBridge event when a customization job changes state (the rule is in the
+#: packaged template); reads refresh a job too, so a lost event only delays the cached status.
+TUNING_JOB_EVENTS = {
+    "source": ["aws.bedrock"],
+    "detail-type": ["Model Customization Job State Change"],
+}
+
+
+@app.on_cw_event(TUNING_JOB_EVENTS, name="tuning_job_events")
+def tuning_job_events(event: CloudWatchEvent) -> dict[str, Any]:
+    from chalicelib.tuning.service import on_state_change
+
+    with traced("## tuning_job_events"):
+        return {"tuning_job_id": on_state_change(event.to_dict())}
 
 
 @app.on_sqs_message(queue=runtime.settings.evaluation_queue, batch_size=1)

@@ -458,6 +458,7 @@ def test_each_function_has_its_own_role_and_only_its_own_policies(sam: dict[str,
     expected = {
         "APIHandler": ("api", [{"Ref": "ApiResourcesPolicy"}]),
         "EvaluationWorker": ("worker", [{"Ref": "WorkerResourcesPolicy"}]),
+        "TuningJobEvents": ("tuning_events", [{"Ref": "TuningEventsResourcesPolicy"}]),
         "ApiKeyAuthorizer": ("authorizer", []),
         "BearerKeyAuthorizer": ("bearer_authorizer", []),
     }

@@ -25,6 +25,7 @@ FUNCTION_LOGICAL_IDS = {
     "worker": "EvaluationWorker",
     "authorizer": "ApiKeyAuthorizer",
     "bearer_authorizer": "BearerKeyAuthorizer",
+    "tuning_events": "TuningJobEvents",
 }
 #: Actions AWS defines only on "*" (no resource-level permissions).
 RESOURCELESS_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
@@ -69,6 +70,7 @@ def function_policies(
     policies = {
         "api": api_policy(registry, settings, **where),
         "worker": worker_policy(registry, settings, **where),
+        "tuning_events": tuning_events_policy(settings, **where),
     }
     if settings.api_key_authorizer:
         policies["authorizer"] = authorizer_policy(settings, **where)
@@ -104,6 +106,18 @@ def worker_policy(
     _models(policy, registry, region)
     _secrets(policy, _provider_secrets(registry))
     _logs_and_tracing(policy, settings, "worker", account_id=account_id, region=region)
+    return policy.document()
+
+
+def tuning_events_policy(settings: Settings, *, account_id: str, region: str) -> dict[str, Any]:
+    """Bedrock's job state-change events: read the job named (its records and metrics files
+    are the stack's grants, TuningEventsResourcesPolicy), nothing else."""
+    policy = _Statements()
+    own = f"arn:aws:bedrock:{region}:{account_id}"
+    policy.allow(
+        "ReadTuningJobs", ["bedrock:GetModelCustomizationJob"], [f"{own}:model-customization-job/*"]
+    )
+    _logs_and_tracing(policy, settings, "tuning_events", account_id=account_id, region=region)
     return policy.document()
 
 

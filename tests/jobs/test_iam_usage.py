@@ -33,8 +33,16 @@ from tests.conftest import API_KEY, ROOT, auth_headers
 from tests.jobs.conftest import MODELS, Harness, drug_review_records
 
 Grant = tuple[str, str]  # (IAM action, logical resource pattern; "" = checked by test_iam.py)
-STACK_POLICIES = {"api": "ApiResourcesPolicy", "worker": "WorkerResourcesPolicy"}
-ROLES = {"api": "ApiHandlerRole", "worker": "EvaluationWorkerRole"}
+STACK_POLICIES = {
+    "api": "ApiResourcesPolicy",
+    "worker": "WorkerResourcesPolicy",
+    "tuning_events": "TuningEventsResourcesPolicy",
+}
+ROLES = {
+    "api": "ApiHandlerRole",
+    "worker": "EvaluationWorkerRole",
+    "tuning_events": "TuningJobEventsRole",
+}
 DEAD_ENDPOINT = "http://127.0.0.1:9"
 #: What the Lambda service does with a function's role, never the function's code: write its
 #: logs, send its X-Ray segments (active tracing), and, for the worker, the SQS event source
@@ -44,6 +52,7 @@ PLATFORM: dict[str, set[Grant]] = {
     "api": LOGS | {(a, "") for a in RESOURCELESS_ACTIONS},
     "authorizer": LOGS | {(a, "") for a in RESOURCELESS_ACTIONS},
     "bearer_authorizer": LOGS | {(a, "") for a in RESOURCELESS_ACTIONS},
+    "tuning_events": LOGS | {(a, "") for a in RESOURCELESS_ACTIONS},
     "worker": LOGS
     | {(a, "") for a in RESOURCELESS_ACTIONS}
     | {
@@ -189,6 +198,7 @@ def policy_file(function: str, stage: str) -> str:
         "worker": "evaluation_worker",
         "authorizer": "api_key_authorizer",
         "bearer_authorizer": "bearer_key_authorizer",
+        "tuning_events": "tuning_job_events",
     }[function]
     per_function = config.get("lambda_functions", {}).get(chalice_name, {})
     return str(per_function.get("iam_policy_file", config["iam_policy_file"]))
@@ -225,7 +235,7 @@ def upload_tuning_source() -> None:
     )
 
 
-def run_tuning(jobs: Harness) -> None:
+def run_tuning(jobs: Harness) -> str:
     """Every tuning route that reaches AWS: a job from an S3 source (read, checked, copied),
     read until done (metrics files), listed, reported; a stop reaching Bedrock (its refresh
     throttled, so the record still says running)."""
@@ -249,10 +259,38 @@ def run_tuning(jobs: Harness) -> None:
         time.sleep(0.1)
     assert jobs.get(f"/v1/tuning-jobs/{tuning_job_id}/report").status_code == 200
     assert jobs.get("/v1/tuning-jobs").status_code == 200
+    events = json.loads(jobs.post("/v1/tuning-jobs", body).body)["tuning_job_id"]
     throttled = {"model_id": "control:GetModelCustomizationJob", "error": "ThrottlingException"}
     jobs.emulator.script([throttled] * 3)  # every attempt of the stop's refresh
     stopped = jobs.post(f"/v1/tuning-jobs/{second}/stop")
     assert stopped.status_code in (202, 400), stopped.body  # 400: it had finished meanwhile
+    return events
+
+
+def bedrock_event(tuning_job_id: str) -> dict[str, Any]:
+    """Bedrock's state-change event for a job of ours, once the job has finished (read from
+    the emulator directly: not a call of any function)."""
+    import time
+
+    from chalicelib.tuning.bedrock_jobs import job_name
+
+    name = job_name(get_settings().stage, tuning_job_id)
+    bedrock = boto3.client("bedrock")
+    deadline = time.monotonic() + 120
+    while bedrock.get_model_customization_job(jobIdentifier=name)["status"] != "Completed":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return {
+        "version": "0",
+        "id": "event-1",
+        "detail-type": "Model Customization Job State Change",
+        "source": "aws.bedrock",
+        "account": "123456789012",
+        "time": "2026-12-02T20:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"jobName": name, "status": "Completed"},
+    }
 
 
 @pytest.fixture()
@@ -389,7 +427,11 @@ def test_every_grant_is_used_and_every_call_granted(
 
     upload_tuning_source()
     with recorder.running("api"):
-        run_tuning(jobs)
+        events_job = run_tuning(jobs)
+    event = bedrock_event(events_job)
+    with recorder.running("tuning_events"):
+        assert stack.tuning_job_events(event, None) == {"tuning_job_id": events_job}
+    with recorder.running("api"):
         ids = run_api(jobs, deployed_settings)
         cancelled = jobs.post(f"/v1/evaluations/{ids['cancelled']}/cancel")
         assert cancelled.status_code == 202, cancelled.body
@@ -429,7 +471,7 @@ def test_every_grant_is_used_and_every_call_granted(
         assert authorize(key, arn, api_key_hashes(deployed_settings))["usageIdentifierKey"]
 
     for stage in ("dev", "prod"):
-        for function in ("api", "worker", "authorizer", "bearer_authorizer"):
+        for function in ("api", "worker", "tuning_events", "authorizer", "bearer_authorizer"):
             used = recorder.grants[function] | PLATFORM[function]
             granted = stack_grants(function) | inline_grants(function, stage)
             assert unused(granted, used) == set(), f"{stage} {function}: granted, never used"

@@ -316,3 +316,38 @@ def test_unknown_job_is_404(client: Any) -> None:
     reply = get(client, "/v1/tuning-jobs/" + "0" * 32)
     assert reply.status_code == 404
     assert json.loads(reply.body)["error"]["code"] == "not_found"
+
+
+def state_change(job_name: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "event-1",
+        "detail-type": "Model Customization Job State Change",
+        "source": "aws.bedrock",
+        "account": "000000000000",
+        "time": "2026-12-02T20:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"jobName": job_name, "status": "Completed"},
+    }
+
+
+def test_a_state_change_event_refreshes_the_record(client: Any, stack: Any) -> None:
+    from chalicelib.tuning.bedrock_jobs import job_name
+    from chalicelib.tuning.service import store
+
+    tuning_job_id = start(client, job_body(training={"records": records("bedrock", "train")[:200]}))
+    name = job_name(os.environ["STAGE"], tuning_job_id)
+    bedrock = boto3.client("bedrock")
+    deadline = time.monotonic() + 120
+    while bedrock.get_model_customization_job(jobIdentifier=name)["status"] != "Completed":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert store().get("job", tuning_job_id)["status"] == "running"  # nobody read it yet
+    assert stack.tuning_job_events(state_change(name), None) == {"tuning_job_id": tuning_job_id}
+    job = store().get("job", tuning_job_id)
+    assert job["status"] == "succeeded"
+    assert job["metrics"] and job["custom_model"]
+    # Another stage's job (or not ours at all) is left alone.
+    other = job_name("otherstage", tuning_job_id)
+    assert stack.tuning_job_events(state_change(other), None) == {"tuning_job_id": None}
