@@ -144,7 +144,11 @@ class OpenAITuning:
             custom_model=found.get("fine_tuned_model"),
             failure_message=str(error.get("message")) if error else None,
             trained_tokens=tokens if isinstance(tokens, int) else None,
-            ids={"provider_result_files": list(found.get("result_files") or [])},
+            ids={
+                "provider_result_files": list(found.get("result_files") or []),
+                # "auto" resolved: the batch size the provider chose (epochs of the metrics)
+                "provider_hyperparameters": found.get("hyperparameters") or {},
+            },
         )
 
     def stop(self, job: Mapping[str, Any]) -> None:
@@ -168,7 +172,9 @@ class OpenAITuning:
 
 
 def _steps_per_epoch(job: Mapping[str, Any]) -> int | None:
-    batch = (job.get("hyperparameters") or {}).get("batch_size", {}).get("value")
+    batch = (job.get("provider_hyperparameters") or {}).get("batch_size")
+    if not isinstance(batch, int):
+        batch = (job.get("hyperparameters") or {}).get("batch_size", {}).get("value")
     records = ((job.get("data") or {}).get("training") or {}).get("records")
     if isinstance(batch, int) and batch > 0 and isinstance(records, int) and records > 0:
         return math.ceil(records / batch)

@@ -295,7 +295,7 @@ def test_openai_job_succeeds_with_loss_from_the_result_file(
         "base_model": "babbage-002",
         "training": {"records": records("openai", "train")},
         "validation": {"records": records("openai", "validation")},
-        "hyperparameters": {"n_epochs": 2, "batch_size": 8, "learning_rate_multiplier": 1.0},
+        "hyperparameters": {"n_epochs": 2, "learning_rate_multiplier": 1.0},  # batch: auto
     }
     before = provider_jobs(emulator)
     bad = post(client, "/v1/tuning-jobs", {**body, "hyperparameters": {"n_epochs": 0}})
