@@ -58,7 +58,7 @@ def _settings(args: argparse.Namespace) -> Any:
     return install_settings(environment)
 
 
-def _source(value: str | None, role: str) -> dict[str, Any] | None:
+def upload_source(value: str | None, role: str) -> dict[str, Any] | None:
     """An s3:// URI as is; a local file uploaded to the stage's bucket under `tuning/uploads/`
     (an allowed source) so the service reads and checks it like any other."""
     if value is None:
@@ -154,8 +154,8 @@ def run_tune(args: argparse.Namespace) -> int:
             "name": args.name,
             "provider": args.provider,
             "base_model": args.base_model,
-            "training": _source(args.training, "training"),
-            "validation": _source(args.validation, "validation"),
+            "training": upload_source(args.training, "training"),
+            "validation": upload_source(args.validation, "validation"),
             "hyperparameters": dict(args.hyperparameter or []),
             "max_cost_usd": args.max_cost_usd,
             "pricing": dict(args.price) if args.price else None,
