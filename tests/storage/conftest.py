@@ -57,6 +57,10 @@ def tuning(backend: str) -> Any:
 
     if backend == "memory":
         return MemoryTuningStore()
-    from chalicelib.config.settings import get_settings
+    from chalicelib.deploy.bootstrap import ensure_table
+    from chalicelib.storage.tuning import KIND_INDEX
 
-    return DynamoTuningStore(get_settings().tuning_table)
+    # A table of its own: the suite's bare records must not show in the stage's job lists.
+    name = "tunegate-test-tuning-store"
+    ensure_table(name, ["pk"], indexes={KIND_INDEX: ["kind", "created_at"]})
+    return DynamoTuningStore(name)
