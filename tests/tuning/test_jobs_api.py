@@ -351,3 +351,37 @@ def test_a_state_change_event_refreshes_the_record(client: Any, stack: Any) -> N
     # Another stage's job (or not ours at all) is left alone.
     other = job_name("otherstage", tuning_job_id)
     assert stack.tuning_job_events(state_change(other), None) == {"tuning_job_id": None}
+
+
+def openai_body(**extra: Any) -> dict[str, Any]:
+    return {
+        "name": "drugs-openai",
+        "provider": "openai",
+        "base_model": "babbage-002",
+        "training": {"records": records("openai", "train")},
+        "hyperparameters": {"n_epochs": 2},
+        **extra,
+    }
+
+
+def test_openai_failing_job_surfaces_the_providers_message(client: Any) -> None:
+    same = [r for r in records("openai", "train") if r["completion"] == " positive"]
+    job = wait(client, start(client, openai_body(training={"records": same[:100]})))
+    assert job["status"] == "failed"
+    assert "two distinct answers" in job["failure_message"]
+    assert job["custom_model"] is None
+
+
+def test_openai_stop_a_running_job(
+    client: Any, local_stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.config.settings import get_settings
+
+    with start_emulator(train_file=None, control_plane_step_seconds=60) as slow:
+        monkeypatch.setattr(get_settings(), "tuning_openai_base_url", f"{slow.url}/openai/v1")
+        tuning_job_id = start(client, openai_body())
+        reply = post(client, f"/v1/tuning-jobs/{tuning_job_id}/stop")
+        assert reply.status_code == 202, reply.body
+        job = wait(client, tuning_job_id)
+    assert job["status"] == "stopped"
+    assert job["custom_model"] is None
