@@ -235,8 +235,8 @@ def refresh(job: Mapping[str, Any], tuning: TuningStore) -> dict[str, Any]:
             "failure_message": state.failure_message,
         }
         sets |= _results({**job, **state.ids}, provider, state.trained_tokens)
-    elif state.status == job.get("status") and not state.ids:
-        return dict(job)
+    elif state.status == job.get("status") and all(job.get(k) == v for k, v in state.ids.items()):
+        return dict(job)  # nothing new: no write per poll
     updated = tuning.update("job", str(job["tuning_job_id"]), sets, expect=LIVE)
     return updated or (tuning.get("job", str(job["tuning_job_id"])) or dict(job))
 
