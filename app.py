@@ -15,7 +15,7 @@ from functools import partial
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from chalice.app import AuthRequest, Chalice, Request, Response, SQSEvent
+from chalice.app import AuthRequest, Chalice, CloudWatchEvent, Request, Response, SQSEvent
 
 from chalicelib import __version__
 from chalicelib.api.edge import (
@@ -446,6 +446,86 @@ def cancel_evaluation(evaluation_id: str) -> Response:
     evaluations, jobs = evaluation_jobs()
     job = evaluations.cancel(jobs, evaluations.get_job(jobs, evaluation_id, caller()))
     return accepted(job.evaluation_id, job.status)
+
+
+# --- tuning jobs (CONTRACT section 8; chalicelib/tuning/service.py, imported on first use) ----
+
+
+@route("/v1/tuning-jobs", scope="admin", methods=["POST"], content_types=["application/json"])
+def create_tuning_job() -> Response:
+    from chalicelib.tuning import service as tuning
+    from chalicelib.tuning.models import TuningJobRequest
+
+    max_bytes = runtime.settings.jobs.max_body_bytes  # inline records, as evaluations take them
+    request = parse_body(current_request(app), TuningJobRequest, max_bytes)
+    job = tuning.submit(request, owner=caller().owner)
+    body = {
+        "tuning_job_id": job["tuning_job_id"],
+        "status": job["status"],
+        "estimated_cost_usd": job["estimated_cost_usd"],
+    }
+    return json_response(body, 202, {"Location": tuning.location(job["tuning_job_id"])})
+
+
+@route("/v1/tuning-jobs", scope="admin")
+def list_tuning_jobs() -> Response:
+    from chalicelib.tuning import service as tuning
+    from chalicelib.tuning.models import TuningJobsQuery
+
+    query = parse_query(current_request(app), TuningJobsQuery)
+    return json_response({"tuning_jobs": [tuning.view(j) for j in tuning.list_jobs(query.limit)]})
+
+
+@route("/v1/tuning-jobs/{tuning_job_id}", scope="admin")
+def get_tuning_job(tuning_job_id: str) -> Response:
+    from chalicelib.tuning import service as tuning
+
+    return json_response(tuning.view(tuning.get_job(tuning_job_id)))
+
+
+@route("/v1/tuning-jobs/{tuning_job_id}/report", scope="admin")
+def tuning_job_report(tuning_job_id: str) -> Response:
+    from chalicelib.evaluation.report import CSP
+    from chalicelib.tuning import service as tuning
+
+    return Response(
+        body=tuning.report(tuning_job_id),
+        status_code=200,
+        headers={
+            "Content-Type": "text/html; charset=utf-8",
+            "Content-Security-Policy": CSP,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@route("/v1/tuning-jobs/{tuning_job_id}/stop", scope="admin", methods=["POST"])
+def stop_tuning_job(tuning_job_id: str) -> Response:
+    from chalicelib.tuning import service as tuning
+
+    job = tuning.stop(tuning_job_id)
+    body = {
+        "tuning_job_id": job["tuning_job_id"],
+        "status": job["status"],
+        "estimated_cost_usd": job["estimated_cost_usd"],
+    }
+    return json_response(body, 202, {"Location": tuning.location(tuning_job_id)})
+
+
+#: Bedrock's EventBridge event when a customization job changes state (the rule is in the
+#: packaged template); reads refresh a job too, so a lost event only delays the cached status.
+TUNING_JOB_EVENTS = {
+    "source": ["aws.bedrock"],
+    "detail-type": ["Model Customization Job State Change"],
+}
+
+
+@app.on_cw_event(TUNING_JOB_EVENTS, name="tuning_job_events")
+def tuning_job_events(event: CloudWatchEvent) -> dict[str, Any]:
+    from chalicelib.tuning.service import on_state_change
+
+    with traced("## tuning_job_events"):
+        return {"tuning_job_id": on_state_change(event.to_dict())}
 
 
 @app.on_sqs_message(queue=runtime.settings.evaluation_queue, batch_size=1)

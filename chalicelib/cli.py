@@ -17,7 +17,10 @@ from chalicelib.config.stages import stage_process_environment
 from chalicelib.dataprep.commands import register as register_dataprep
 from chalicelib.deployments.commands import register as register_deployments
 from chalicelib.evaluation.commands import register as register_evaluation
+from chalicelib.provisioning.commands import after_tune
 from chalicelib.provisioning.commands import register as register_provisioning
+from chalicelib.tuning.commands import AFTER_WAIT
+from chalicelib.tuning.commands import register as register_tuning
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     register_evaluation(subparsers)
     register_deployments(subparsers)
     register_provisioning(subparsers)
+    # `tune … --wait` then runs chalicelib.tuning.commands.AFTER_WAIT (provision, register).
+    register_tuning(subparsers)
+    if after_tune not in AFTER_WAIT:
+        AFTER_WAIT.append(after_tune)
     return parser
 
 

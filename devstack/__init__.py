@@ -90,6 +90,8 @@ def start_local_stack(
         "TUNING_OPENAI_API_KEY": "sk-local-emulator",
         "EVALUATION_QUEUE": "tunegate-test-evaluation-chunks",
         "RESULTS_BUCKET": "tunegate-test-results",
+        "TUNING_TABLE": "tunegate-test-tuning",
+        "TUNING_ROLE_ARN": "arn:aws:iam::000000000000:role/tunegate-test-customization",
         "API_KEY_HASHES": hashlib.sha256(api_key.encode()).hexdigest(),
         "FEEDBACK_TOKEN_SECRET": "test-feedback-secret",
         "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as in every stage's config

@@ -18,6 +18,7 @@ from chalicelib.deploy.iam import (
     FUNCTION_LOGICAL_IDS,
     PROVISIONING_ACTIONS,
     RESOURCELESS_ACTIONS,
+    TUNING_JOB_ACTIONS,
     authorizer_policy,
     function_policies,
     model_arn,
@@ -78,15 +79,15 @@ def test_committed_policies_are_least_privilege_and_current(stage: str) -> None:
     _, _, arns = stage_inputs(stage)
     generated = policies(stage)
     assert set(generated) == (
-        {"api", "worker", "authorizer", "bearer_authorizer"}
+        {"api", "worker", "tuning_events", "authorizer", "bearer_authorizer"}
         if stage != "local"
-        else {"api", "worker"}
+        else {"api", "worker", "tuning_events"}
     )
     for function, policy in generated.items():
         committed = json.loads((ROOT / ".chalice" / policy_file(stage, function)).read_text())
         assert committed == policy, f"regenerate: python -m chalicelib.cli --stage {stage} policy"
-        authorizer = function in ("authorizer", "bearer_authorizer")
-        assert problems(committed, set() if authorizer else arns) == []
+        calls_no_model = function in ("authorizer", "bearer_authorizer", "tuning_events")
+        assert problems(committed, set() if calls_no_model else arns) == []
 
 
 def test_config_gives_each_function_its_own_policy() -> None:
@@ -96,6 +97,8 @@ def test_config_gives_each_function_its_own_policy() -> None:
         assert values["iam_policy_file"] == policy_file(stage, "api")
         functions = values["lambda_functions"]
         assert functions["evaluation_worker"]["iam_policy_file"] == policy_file(stage, "worker")
+        events = functions["tuning_job_events"]["iam_policy_file"]
+        assert events == policy_file(stage, "tuning_events")
         if "api_key_authorizer" in functions:
             authorizer = functions["api_key_authorizer"]["iam_policy_file"]
             assert authorizer == policy_file(stage, "authorizer")
@@ -111,7 +114,9 @@ def test_only_the_functions_that_read_a_secret_may(stage: str) -> None:
     generated = policies(stage)
     outside_stack = {"bedrock:InvokeModel", *RESOURCELESS_ACTIONS}
     logs = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
-    assert actions(generated["api"]) == outside_stack | logs | set(PROVISIONING_ACTIONS) | {
+    assert actions(generated["api"]) == outside_stack | logs | set(PROVISIONING_ACTIONS) | set(
+        TUNING_JOB_ACTIONS
+    ) | {
         "ssm:GetParameter",
         "secretsmanager:GetSecretValue",
     }

@@ -54,6 +54,8 @@ RESOURCE_VARIABLES = {
     "PROVISIONED_TABLE": {"Ref": "ProvisionedTable"},
     "EVALUATION_QUEUE": {"Fn::GetAtt": ["EvaluationQueue", "QueueName"]},
     "RESULTS_BUCKET": {"Ref": "ResultsBucket"},
+    "TUNING_TABLE": {"Ref": "TuningTable"},
+    "TUNING_ROLE_ARN": {"Fn::GetAtt": ["CustomizationRole", "Arn"]},
     "POWERTOOLS_METRICS_NAMESPACE": {"Ref": "MetricsNamespace"},
 }
 
@@ -191,8 +193,12 @@ def test_sqs_workers_report_partial_failures_and_outlive_no_visibility_timeout(
 
 def test_data_stores_are_encrypted_recoverable_and_private(sam: dict[str, Any]) -> None:
     resources = sam["Resources"]
-    tables = [r for r in resources.values() if r.get("Type") == "AWS::DynamoDB::Table"]
-    assert len(tables) == 5
+    named = {k for k, r in resources.items() if r.get("Type") == "AWS::DynamoDB::Table"}
+    assert named == {
+        "InvocationsTable", "FeedbackTable", "EvaluationsTable", "RegistryTable",
+        "ProvisionedTable", "TuningTable",
+    }
+    tables = [resources[k] for k in named]
     for table in tables:
         props = table["Properties"]
         assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
@@ -459,6 +465,7 @@ def test_each_function_has_its_own_role_and_only_its_own_policies(sam: dict[str,
     expected = {
         "APIHandler": ("api", [{"Ref": "ApiResourcesPolicy"}]),
         "EvaluationWorker": ("worker", [{"Ref": "WorkerResourcesPolicy"}]),
+        "TuningJobEvents": ("tuning_events", [{"Ref": "TuningEventsResourcesPolicy"}]),
         "ApiKeyAuthorizer": ("authorizer", []),
         "BearerKeyAuthorizer": ("bearer_authorizer", []),
     }

@@ -82,6 +82,19 @@ ROUTES: dict[tuple[str, str], tuple[str, str, Any]] = {
         {"version": 2, "force_reason": "scope check"},
     ),
     ("GET", "/v1/deployments/{name}/compare"): ("evaluate", "/v1/deployments/nope/compare", None),
+    ("POST", "/v1/tuning-jobs"): ("admin", "/v1/tuning-jobs", {}),
+    ("GET", "/v1/tuning-jobs"): ("admin", "/v1/tuning-jobs", None),
+    ("GET", "/v1/tuning-jobs/{tuning_job_id}"): ("admin", f"/v1/tuning-jobs/{MISSING_ID}", None),
+    ("GET", "/v1/tuning-jobs/{tuning_job_id}/report"): (
+        "admin",
+        f"/v1/tuning-jobs/{MISSING_ID}/report",
+        None,
+    ),
+    ("POST", "/v1/tuning-jobs/{tuning_job_id}/stop"): (
+        "admin",
+        f"/v1/tuning-jobs/{MISSING_ID}/stop",
+        {},
+    ),
 }
 BEARER_PATHS = {"/v1/models", "/v1/chat/completions", "/v1/completions"}
 PUBLIC = {

@@ -39,6 +39,13 @@ from chalicelib.openai_api.models import (
     CompletionResponse,
 )
 from chalicelib.provisioning.models import ProvisionedView, ProvisionRequest, RegisterRequest
+from chalicelib.tuning.models import (
+    TuningJobAccepted,
+    TuningJobList,
+    TuningJobRequest,
+    TuningJobsQuery,
+    TuningJobView,
+)
 
 TEXT = {"type": "string"}
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
@@ -295,5 +302,47 @@ OPERATIONS = [
         {201: VersionView},
         body=RegisterRequest,
         errors=(409, 429, 502, 503),
+    ),
+    Operation(
+        "post",
+        "/v1/tuning-jobs",
+        "Start a fine-tuning job (checked in full before the provider is called)",
+        {202: TuningJobAccepted},
+        body=TuningJobRequest,
+        errors=(429, 502, 503),
+        scope="admin",
+    ),
+    Operation(
+        "get",
+        "/v1/tuning-jobs",
+        "Tuning jobs, newest first (as last refreshed)",
+        {200: TuningJobList},
+        query=TuningJobsQuery,
+        errors=(503,),
+        scope="admin",
+    ),
+    Operation(
+        "get",
+        "/v1/tuning-jobs/{tuning_job_id}",
+        "A tuning job, refreshed from its provider while it runs",
+        {200: TuningJobView},
+        errors=(503,),
+        scope="admin",
+    ),
+    Operation(
+        "get",
+        "/v1/tuning-jobs/{tuning_job_id}/report",
+        "Self-contained HTML tuning report (loss curves, hyperparameters, data, cost)",
+        {200: ("text/html", TEXT)},
+        errors=(503,),
+        scope="admin",
+    ),
+    Operation(
+        "post",
+        "/v1/tuning-jobs/{tuning_job_id}/stop",
+        "Stop a running tuning job",
+        {202: TuningJobAccepted},
+        errors=(409, 429, 502, 503),
+        scope="admin",
     ),
 ]

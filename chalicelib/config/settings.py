@@ -111,6 +111,12 @@ class Settings(BaseModel):
     results_bucket: str = "tunegate-local-results"
     #: Provisioned models (chalicelib/storage/provisioned.py; CONTRACT section 8).
     provisioned_table: str = "tunegate-local-provisioned"
+    #: Tuning jobs and provisioned models (CONTRACT section 8); their data and outputs live in
+    #: the results bucket under `tuning/`.
+    tuning_table: str = "tunegate-local-tuning"
+    #: The customization service role Bedrock assumes to read training data and write outputs
+    #: (the template's CustomizationRole); unset: Bedrock tuning answers 503 on this stage.
+    tuning_role_arn: str | None = None
     #: The OpenAI-compatible fine-tuning API, and where its key comes from (an environment
     #: variable's name or a Secrets Manager ARN, as OpenAI-compatible deployments do).
     tuning_openai_base_url: str = "https://api.openai.com/v1"

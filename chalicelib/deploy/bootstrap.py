@@ -18,6 +18,7 @@ from chalicelib.config.settings import Settings, get_settings
 from chalicelib.jobs.objects import retention_rule
 from chalicelib.storage.feedback import MODEL_INDEX
 from chalicelib.storage.invocations import MODEL_INDEX as INVOCATIONS_MODEL_INDEX
+from chalicelib.storage.tuning import KIND_INDEX
 
 
 def _key_schema(keys: Sequence[str]) -> list[dict[str, str]]:
@@ -141,6 +142,7 @@ def bootstrap_resources(settings: Settings | None = None) -> Iterator[str]:
     yield ensure_table(settings.evaluations_table, ["pk", "sk"], ttl_attribute="expires_at")
     yield ensure_table(settings.registry_table, ["name", "sk"])
     yield ensure_table(settings.provisioned_table, ["name"])
+    yield ensure_table(settings.tuning_table, ["pk"], indexes={KIND_INDEX: ["kind", "created_at"]})
     jobs = settings.jobs
     yield ensure_queue(settings.evaluation_queue, visibility_timeout=jobs.queue_visibility_seconds)
     yield ensure_bucket(settings.results_bucket, [retention_rule(jobs.retention_days)])

@@ -26,6 +26,7 @@ FUNCTION_LOGICAL_IDS = {
     "worker": "EvaluationWorker",
     "authorizer": "ApiKeyAuthorizer",
     "bearer_authorizer": "BearerKeyAuthorizer",
+    "tuning_events": "TuningJobEvents",
 }
 #: Actions AWS defines only on "*" (no resource-level permissions).
 RESOURCELESS_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
@@ -75,6 +76,7 @@ def function_policies(
     policies = {
         "api": api_policy(registry, settings, **where),
         "worker": worker_policy(registry, settings, **where),
+        "tuning_events": tuning_events_policy(settings, **where),
     }
     if settings.api_key_authorizer:
         policies["authorizer"] = authorizer_policy(settings, **where)
@@ -92,6 +94,7 @@ def api_policy(
     policy = _Statements()
     _models(policy, registry, region, account_id)
     _provisioning(policy, region, account_id)
+    _tuning_jobs(policy, account_id=account_id, region=region)
     _key_hashes(policy, settings, account_id=account_id, region=region)
     secrets = _provider_secrets(registry, settings)
     if settings.feedback_token_secret_arn:
@@ -110,6 +113,18 @@ def worker_policy(
     _models(policy, registry, region, account_id)
     _secrets(policy, _provider_secrets(registry, settings))
     _logs_and_tracing(policy, settings, "worker", account_id=account_id, region=region)
+    return policy.document()
+
+
+def tuning_events_policy(settings: Settings, *, account_id: str, region: str) -> dict[str, Any]:
+    """Bedrock's job state-change events: read the job named (its records and metrics files
+    are the stack's grants, TuningEventsResourcesPolicy), nothing else."""
+    policy = _Statements()
+    own = f"arn:aws:bedrock:{region}:{account_id}"
+    policy.allow(
+        "ReadTuningJobs", ["bedrock:GetModelCustomizationJob"], [f"{own}:model-customization-job/*"]
+    )
+    _logs_and_tracing(policy, settings, "tuning_events", account_id=account_id, region=region)
     return policy.document()
 
 
@@ -134,6 +149,31 @@ def _models(policy: _Statements, registry: Registry, region: str, account_id: st
     }
     policy.allow("InvokeRegistryModels", ["bedrock:InvokeModel"], list(bedrock))
     policy.allow("InvokeServedModels", ["bedrock:InvokeModel"], served_arns(region, account_id))
+
+
+#: The control-plane calls of the tuning routes (chalicelib/tuning/bedrock_jobs.py).
+TUNING_JOB_ACTIONS = [
+    "bedrock:CreateModelCustomizationJob",
+    "bedrock:GetModelCustomizationJob",
+    "bedrock:StopModelCustomizationJob",
+]
+
+
+def _tuning_jobs(policy: _Statements, *, account_id: str, region: str) -> None:
+    """Customization jobs in the stage's account and region. Bedrock names jobs and custom
+    models by random ids, so the ARNs cannot carry the stage's prefix; creating one also needs
+    its base model (any foundation model, or one of the account's custom models) and passing
+    the customization role, which the stack grants (infra/resources.json)."""
+    own = f"arn:aws:bedrock:{region}:{account_id}"
+    policy.allow(
+        "TuningJobs",
+        TUNING_JOB_ACTIONS,
+        [
+            f"{own}:model-customization-job/*",
+            f"{own}:custom-model/*",
+            f"arn:aws:bedrock:{region}::foundation-model/*",
+        ],
+    )
 
 
 def _provisioning(policy: _Statements, region: str, account_id: str) -> None:

@@ -128,10 +128,16 @@ def _error_message(payload: bytes) -> str:
 
 
 def _api_key(deployment: Deployment) -> str | None:
-    if deployment.api_key_env:
-        return os.environ.get(deployment.api_key_env)
-    if deployment.api_key_secret_arn:
-        return _secret(deployment.api_key_secret_arn)
+    return api_key(deployment.api_key_env, deployment.api_key_secret_arn)
+
+
+def api_key(env_name: str | None, secret_arn: str | None) -> str | None:
+    """An OpenAI-compatible key from an environment variable or a Secrets Manager secret (the
+    deployments' and the tuning API's two sources); None: the endpoint needs none."""
+    if env_name:
+        return os.environ.get(env_name)
+    if secret_arn:
+        return _secret(secret_arn)
     return None
 
 

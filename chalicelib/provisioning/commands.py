@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -93,6 +94,43 @@ def run_provision(args: argparse.Namespace) -> int:
     except (ConfigurationError, TimeoutError) as exc:
         print(f"error: {exc}")
         return 1
+    return 0
+
+
+def after_tune(args: argparse.Namespace, job: Mapping[str, Any]) -> int:
+    """`tune --wait --provision [--register NAME]`: serve the finished job's custom model under
+    the job's name and, given a deployment, register it as that deployment's next version."""
+    if not (args.provision or args.register):
+        return 0
+    from chalicelib.provisioning import service
+    from chalicelib.provisioning.models import ProvisionRequest
+
+    try:
+        request = ProvisionRequest.model_validate(
+            {
+                "name": job["name"],
+                "custom_model": job["custom_model"],
+                "on_demand": args.on_demand,
+                **({"model_units": args.model_units} if args.model_units is not None else {}),
+            }
+        )
+        done = service.provision_and_register(
+            context(args),
+            request,
+            args.register,
+            owner=CLI_CALLER,
+            progress=status_line,
+            poll_seconds=args.poll_seconds,
+        )
+    except ValidationError as exc:
+        print(f"error: {exc}")
+        return 1
+    except TunegateError as exc:
+        return _failed(exc)
+    except (ConfigurationError, TimeoutError) as exc:
+        print(f"error: {exc}")
+        return 1
+    _print(done)
     return 0
 
 

@@ -35,8 +35,16 @@ from tests.conftest import API_KEY, ROOT, auth_headers
 from tests.jobs.conftest import MODELS, Harness, drug_review_records
 
 Grant = tuple[str, str]  # (IAM action, logical resource pattern; "" = checked by test_iam.py)
-STACK_POLICIES = {"api": "ApiResourcesPolicy", "worker": "WorkerResourcesPolicy"}
-ROLES = {"api": "ApiHandlerRole", "worker": "EvaluationWorkerRole"}
+STACK_POLICIES = {
+    "api": "ApiResourcesPolicy",
+    "worker": "WorkerResourcesPolicy",
+    "tuning_events": "TuningEventsResourcesPolicy",
+}
+ROLES = {
+    "api": "ApiHandlerRole",
+    "worker": "EvaluationWorkerRole",
+    "tuning_events": "TuningJobEventsRole",
+}
 DEAD_ENDPOINT = "http://127.0.0.1:9"
 #: What the Lambda service does with a function's role, never the function's code: write its
 #: logs, send its X-Ray segments (active tracing), and, for the worker, the SQS event source
@@ -46,6 +54,7 @@ PLATFORM: dict[str, set[Grant]] = {
     "api": LOGS | {(a, "") for a in RESOURCELESS_ACTIONS},
     "authorizer": LOGS | {(a, "") for a in RESOURCELESS_ACTIONS},
     "bearer_authorizer": LOGS | {(a, "") for a in RESOURCELESS_ACTIONS},
+    "tuning_events": LOGS | {(a, "") for a in RESOURCELESS_ACTIONS},
     "worker": LOGS
     | {(a, "") for a in RESOURCELESS_ACTIONS}
     | {
@@ -109,6 +118,7 @@ def logical(service: str, params: dict[str, Any]) -> str:
             settings.evaluations_table: "EvaluationsTable",
             settings.registry_table: "RegistryTable",
             settings.provisioned_table: "ProvisionedTable",
+            settings.tuning_table: "TuningTable",
         }
         name = tables[params["TableName"]]
         return f"{name}/index/{params['IndexName']}" if "IndexName" in params else name
@@ -137,6 +147,9 @@ def used_grants(service: str, operation: str, params: dict[str, Any]) -> set[Gra
         }
     action = RENAMED.get(f"{service}:{operation}", f"{service}:{operation}")
     found = {(action, logical(service, params))}
+    if action == "bedrock:CreateModelCustomizationJob":
+        # Bedrock checks that the caller may pass the job's role (iam:PassRole) on create.
+        found.add(("iam:PassRole", "CustomizationRole"))
     if action == "s3:GetObject":
         # Without ListBucket, S3 answers a missing key with 403 AccessDenied instead of 404
         # NoSuchKey, which the code tells apart (jobs/objects.py MissingObject).
@@ -189,6 +202,7 @@ def policy_file(function: str, stage: str) -> str:
         "worker": "evaluation_worker",
         "authorizer": "api_key_authorizer",
         "bearer_authorizer": "bearer_key_authorizer",
+        "tuning_events": "tuning_job_events",
     }[function]
     per_function = config.get("lambda_functions", {}).get(chalice_name, {})
     return str(per_function.get("iam_policy_file", config["iam_policy_file"]))
@@ -213,6 +227,74 @@ def unused(granted: set[Grant], used: set[Grant]) -> set[Grant]:
 
 
 # --- the scenarios --------------------------------------------------------------------------
+
+
+def upload_tuning_source() -> None:
+    """The client's data set in the stage's `datasets/` (not the API's call)."""
+    source = ROOT / "examples" / "drugreview" / "bedrock" / "train.jsonl"
+    boto3.client("s3").put_object(
+        Bucket=get_settings().results_bucket,
+        Key="datasets/iam/train.jsonl",
+        Body=source.read_bytes(),
+    )
+
+
+def run_tuning(jobs: Harness) -> str:
+    """Every tuning route that reaches AWS: a job from an S3 source (read, checked, copied),
+    read until done (metrics files), listed, reported; a stop reaching Bedrock (its refresh
+    throttled, so the record still says running)."""
+    import time
+
+    bucket = get_settings().results_bucket
+    body = {
+        "name": "iam",
+        "provider": "bedrock",
+        "base_model": "anthropic.claude-3-haiku-20240307-v1:0",
+        "training": {"s3_uri": f"s3://{bucket}/datasets/iam/train.jsonl"},
+        "hyperparameters": {"epochCount": 1},
+    }
+    first = jobs.post("/v1/tuning-jobs", body)
+    assert first.status_code == 202, first.body
+    second = json.loads(jobs.post("/v1/tuning-jobs", body).body)["tuning_job_id"]
+    tuning_job_id = json.loads(first.body)["tuning_job_id"]
+    deadline = time.monotonic() + 120
+    while json.loads(jobs.get(f"/v1/tuning-jobs/{tuning_job_id}").body)["status"] != "succeeded":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert jobs.get(f"/v1/tuning-jobs/{tuning_job_id}/report").status_code == 200
+    assert jobs.get("/v1/tuning-jobs").status_code == 200
+    events = json.loads(jobs.post("/v1/tuning-jobs", body).body)["tuning_job_id"]
+    throttled = {"model_id": "control:GetModelCustomizationJob", "error": "ThrottlingException"}
+    jobs.emulator.script([throttled] * 3)  # every attempt of the stop's refresh
+    stopped = jobs.post(f"/v1/tuning-jobs/{second}/stop")
+    assert stopped.status_code in (202, 400), stopped.body  # 400: it had finished meanwhile
+    return events
+
+
+def bedrock_event(tuning_job_id: str) -> dict[str, Any]:
+    """Bedrock's state-change event for a job of ours, once the job has finished (read from
+    the emulator directly: not a call of any function)."""
+    import time
+
+    from chalicelib.tuning.bedrock_jobs import job_name
+
+    name = job_name(get_settings().stage, tuning_job_id)
+    bedrock = boto3.client("bedrock")
+    deadline = time.monotonic() + 120
+    while bedrock.get_model_customization_job(jobIdentifier=name)["status"] != "Completed":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return {
+        "version": "0",
+        "id": "event-1",
+        "detail-type": "Model Customization Job State Change",
+        "source": "aws.bedrock",
+        "account": "123456789012",
+        "time": "2026-12-02T20:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"jobName": name, "status": "Completed"},
+    }
 
 
 @pytest.fixture()
@@ -432,6 +514,12 @@ def test_every_grant_is_used_and_every_call_granted(
     # its results object.
     jobs.worker = LocalWorker(worker_handler, get_settings().evaluation_queue, redeliver=True)
 
+    upload_tuning_source()
+    with recorder.running("api"):
+        events_job = run_tuning(jobs)
+    event = bedrock_event(events_job)
+    with recorder.running("tuning_events"):
+        assert stack.tuning_job_events(event, None) == {"tuning_job_id": events_job}
     with recorder.running("api"):
         ids = run_api(jobs, deployed_settings, custom_model)
         cancelled = jobs.post(f"/v1/evaluations/{ids['cancelled']}/cancel")
@@ -486,7 +574,7 @@ def test_every_grant_is_used_and_every_call_granted(
         assert authorize(key, arn, api_key_hashes(deployed_settings))["usageIdentifierKey"]
 
     for stage in ("dev", "prod"):
-        for function in ("api", "worker", "authorizer", "bearer_authorizer"):
+        for function in ("api", "worker", "tuning_events", "authorizer", "bearer_authorizer"):
             used = recorder.grants[function] | PLATFORM[function]
             granted = stack_grants(function) | inline_grants(function, stage)
             assert unused(granted, used) == set(), f"{stage} {function}: granted, never used"

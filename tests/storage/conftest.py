@@ -71,3 +71,15 @@ def provisioned(backend: str) -> Any:
     from chalicelib.config.settings import get_settings
 
     return DynamoProvisionedStore(get_settings().provisioned_table)
+def tuning(backend: str) -> Any:
+    from chalicelib.storage.tuning import DynamoTuningStore, MemoryTuningStore
+
+    if backend == "memory":
+        return MemoryTuningStore()
+    from chalicelib.deploy.bootstrap import ensure_table
+    from chalicelib.storage.tuning import KIND_INDEX
+
+    # A table of its own: the suite's bare records must not show in the stage's job lists.
+    name = "tunegate-test-tuning-store"
+    ensure_table(name, ["pk"], indexes={KIND_INDEX: ["kind", "created_at"]})
+    return DynamoTuningStore(name)
