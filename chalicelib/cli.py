@@ -9,6 +9,7 @@ exported into the process but the variables boto3 and Powertools read themselves
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -180,10 +181,21 @@ def _bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _logs_to_stderr() -> None:
+    """The services log JSON lines (to stdout, as Lambda collects them); a command's stdout is
+    its answer (JSON, a table), so here the same lines go to stderr."""
+    from chalicelib.observability import logger
+
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler):
+        handler.setStream(sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.environment = stage_process_environment(args.stage)
+    _logs_to_stderr()
     return quiet_on_broken_pipe(lambda: int(args.handler(args)))
 
 

@@ -64,3 +64,26 @@ def test_the_local_worker_passes_its_stage_settings_down(
     assert settings.jobs.queue_visibility_seconds == 30  # the local stage's value
     assert "MODEL_MAX_ATTEMPTS" not in os.environ
     assert "EVALUATION_QUEUE_VISIBILITY_SECONDS" not in os.environ
+
+
+def test_service_log_lines_go_to_stderr_so_stdout_stays_the_answer(tmp_path: Path) -> None:
+    """`tune … --register` prints JSON on stdout; the services it calls log JSON lines too."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from chalicelib.cli import main; from chalicelib.observability import logger\n"
+        "main(['validate', sys.argv[1], '--format', 'openai'])\n"
+        "logger.info('a service line')\n"
+    )
+    data = tmp_path / "ok.jsonl"
+    data.write_text('{"prompt": "Fine.\\n\\n###\\n\\n", "completion": " positive"}\n')
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(data)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert "a service line" not in done.stdout
+    assert "a service line" in done.stderr
