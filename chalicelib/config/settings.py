@@ -111,8 +111,8 @@ class Settings(BaseModel):
     results_bucket: str = "tunegate-local-results"
     #: Provisioned models (chalicelib/storage/provisioned.py; CONTRACT section 8).
     provisioned_table: str = "tunegate-local-provisioned"
-    #: Tuning jobs and provisioned models (CONTRACT section 8); their data and outputs live in
-    #: the results bucket under `tuning/`.
+    #: Tuning jobs (CONTRACT section 8; provisioned models have their own table); their data
+    #: and outputs live in the results bucket under `tuning/`.
     tuning_table: str = "tunegate-local-tuning"
     #: The customization service role Bedrock assumes to read training data and write outputs
     #: (the template's CustomizationRole); unset: Bedrock tuning answers 503 on this stage.

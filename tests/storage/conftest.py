@@ -71,6 +71,9 @@ def provisioned(backend: str) -> Any:
     from chalicelib.config.settings import get_settings
 
     return DynamoProvisionedStore(get_settings().provisioned_table)
+
+
+@pytest.fixture()
 def tuning(backend: str) -> Any:
     from chalicelib.storage.tuning import DynamoTuningStore, MemoryTuningStore
 
