@@ -181,6 +181,16 @@ def _bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+class _CurrentStderr:
+    """Whatever `sys.stderr` is at each write (a caller may swap it, as pytest does)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def _logs_to_stderr() -> None:
     """The services log JSON lines (to stdout, as Lambda collects them); a command's stdout is
     its answer (JSON, a table), so here the same lines go to stderr."""
@@ -188,7 +198,7 @@ def _logs_to_stderr() -> None:
 
     handler = logger.registered_handler
     if isinstance(handler, logging.StreamHandler):
-        handler.setStream(sys.stderr)
+        handler.setStream(_CurrentStderr())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
