@@ -60,3 +60,14 @@ def registry(backend: str) -> Any:
     from chalicelib.config.settings import get_settings
 
     return DynamoRegistryStore(get_settings().registry_table)
+
+
+@pytest.fixture()
+def reviews(backend: str) -> Any:
+    from chalicelib.storage.reviews import DynamoReviewStore, MemoryReviewStore
+
+    if backend == "memory":
+        return MemoryReviewStore()
+    from chalicelib.config.settings import get_settings
+
+    return DynamoReviewStore(get_settings().evaluations_table)
