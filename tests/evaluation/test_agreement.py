@@ -97,7 +97,13 @@ def test_judge_labels_and_summary_pairwise() -> None:
         {"index": 0, "models": ["a", "b"], "reviewer": "r1", "verdict": "first"},
         {"index": 1, "models": ["a", "b"], "reviewer": "r1", "verdict": "second"},
         {"index": 2, "models": ["a", "b"], "reviewer": "r1", "verdict": "tie"},
-        {"index": 1, "models": ["a", "b"], "reviewer": "r2", "verdict": "tie", "reviewer_name": "Bo"},
+        {
+            "index": 1,
+            "models": ["a", "b"],
+            "reviewer": "r2",
+            "verdict": "tie",
+            "reviewer_name": "Bo",
+        },
     ]
     summary = human_review_summary("pairwise", reviews, labels)
     assert summary["n_reviews"] == 4 and summary["n_reviewers"] == 2
@@ -108,7 +114,12 @@ def test_judge_labels_and_summary_pairwise() -> None:
     )
     first, second = summary["reviewers"]
     assert (first["reviewer"], first["reviews"], first["n"], first["name"]) == ("r1", 3, 2, None)
-    assert (second["name"], second["n"], second["agreement"], second["kappa"]) == ("Bo", 1, 1.0, None)
+    assert (second["name"], second["n"], second["agreement"], second["kappa"]) == (
+        "Bo",
+        1,
+        1.0,
+        None,
+    )
     assert "weighted_kappa" not in summary
 
 
@@ -125,7 +136,9 @@ def test_summary_rubric_has_a_weighted_kappa() -> None:
     summary = human_review_summary("rubric", reviews, labels)
     judge = [1, 2, 3, 4, 5]
     assert summary["n"] == 5 and summary["agreement"] == pytest.approx(0.6)
-    assert summary["kappa"] == pytest.approx(cohen_kappa_score(judge, human, labels=[1, 2, 3, 4, 5]))
+    assert summary["kappa"] == pytest.approx(
+        cohen_kappa_score(judge, human, labels=[1, 2, 3, 4, 5])
+    )
     assert summary["weighted_kappa"] == pytest.approx(
         cohen_kappa_score(judge, human, labels=[1, 2, 3, 4, 5], weights="quadratic")
     )

@@ -41,7 +41,10 @@ def test_one_record_per_item_subject_and_reviewer(reviews: Any) -> None:
     pair = ReviewRecord(evaluation, 0, ("m", "n"), "abc", "t", verdict="tie", shown_first="n")
     reviews.upsert(pair)
     reviews.upsert(rating(other, 0, "m", "abc", 5))
-    listed = [(r.index, r.models, r.reviewer, r.rating, r.verdict) for r in reviews.for_evaluation(evaluation)]
+    listed = [
+        (r.index, r.models, r.reviewer, r.rating, r.verdict)
+        for r in reviews.for_evaluation(evaluation)
+    ]
     assert listed == [
         (0, ("m",), "abc", 3, None),
         (0, ("m",), "def", 1, None),
