@@ -401,7 +401,12 @@ def test_every_grant_is_used_and_every_call_granted(
 
     evaluation = f"/v1/evaluations/{ids['with_errors']}"
     with recorder.running("api"):
-        for leaf in ("", "/items", "/report", "/results.json"):
+        # A human review, created then replaced (CONTRACT section 10), read back: the reads
+        # below then add its agreement.
+        review = {"index": 0, "models": MODELS[:1], "rating": 4}
+        assert jobs.post(evaluation + "/reviews", review).status_code == 201
+        assert jobs.post(evaluation + "/reviews", {**review, "rating": 2}).status_code == 200
+        for leaf in ("", "/items", "/report", "/results.json", "/reviews"):
             assert jobs.get(evaluation + leaf).status_code == 200, leaf
         assert jobs.post(evaluation + "/retry").status_code == 202
     assert jobs.run(ids["with_errors"], timeout=60)["status"] == "succeeded"
