@@ -29,6 +29,7 @@ pre { white-space: pre-wrap; background: #f3f5f8; padding: 8px 10px; margin: 4px
 #answers { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 16px; }
 h2 { font-size: 1.1rem; margin: 18px 0 4px; } h3 { font-size: 1rem; margin: 8px 0 2px; }
 label { display: block; margin: 8px 0 2px; } #help, #current { color: #4d5560; }
+#controls button { margin: 0 6px 6px 0; padding: 4px 10px; }
 #agreement { border-top: 1px solid #d0d7de; margin-top: 20px; }
 """
 
@@ -51,6 +52,7 @@ tab only (sessionStorage) and sent as <code>x-api-key</code> to this evaluation'
 <h3>Input</h3><pre id="input"></pre>
 <h3>Reference</h3><pre id="reference"></pre>
 <div id="answers"></div><p id="current"></p>
+<div id="controls" role="group" aria-label="Your call"></div>
 </section>
 <section id="agreement" aria-live="polite"></section>
 </main><script>{script}</script></body></html>

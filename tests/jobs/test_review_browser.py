@@ -145,3 +145,33 @@ def test_a_key_without_evaluate_is_refused_on_the_page(
     with pytest.raises(urllib.error.HTTPError) as refused:
         get(api_url, f"/v1/evaluations/{evaluation_id}/reviews", INVOKE_ONLY)
     assert refused.value.code == 403
+
+
+def test_rubric_keys_and_buttons_rate_one_answer_at_a_time(
+    jobs: Harness, api_url: str, page: tuple[Any, list[str]]
+) -> None:
+    browser_page, problems = page
+    evaluation_id = judged_job(jobs, PAIR[:1], "rubric", n=2)
+    base = f"/v1/evaluations/{evaluation_id}"
+    browser_page.goto(f"{api_url}{base}/review")
+    browser_page.fill("#key", OWNER)
+    browser_page.press("#key", "Enter")
+    expect(browser_page.locator("#position")).to_have_text("Item 0 · 1 of 2")
+    assert browser_page.locator("#answers article").count() == 1
+    browser_page.keyboard.press("4")
+    wait_saved(browser_page, 1)
+    expect(browser_page.locator("#position")).to_have_text("Item 1 · 2 of 2")
+    browser_page.keyboard.press("9")  # not a rating: nothing happens
+    browser_page.keyboard.press("p")
+    expect(browser_page.locator("#current")).to_have_text("Your call: 4 of 5")
+    browser_page.get_by_role("button", name="2", exact=True).click()
+    wait_saved(browser_page, 2)
+
+    listed = get(api_url, f"{base}/reviews")
+    assert [(r["index"], r["models"], r["rating"], r["revision"]) for r in listed["reviews"]] == [
+        (0, PAIR[:1], 2, 2)
+    ]
+    summary = listed["human_review"]
+    assert summary["mode"] == "rubric" and summary["n"] == 1 and "weighted_kappa" in summary
+    expect(browser_page.locator("#agreement")).to_contain_text("quadratic-weighted kappa")
+    assert problems == []

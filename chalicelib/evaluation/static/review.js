@@ -66,6 +66,7 @@
         $("help").textContent = state.mode === "rubric"
           ? "Keys: 1–5 rate this answer · n next · p previous"
           : "Keys: a answer A is better · b answer B is better · t tie · n next · p previous";
+        buildControls();
         var first = state.tasks.findIndex(function (t) {
           return !state.mine[taskKey(t.item.index, t.models)];
         });
@@ -76,6 +77,31 @@
       if (error.status === 403) { sessionStorage.removeItem(KEY); $("login").hidden = false; }
       say("Cannot load the evaluation: " + error.message);
     });
+  }
+
+  function button(label, title, action) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.textContent = label;
+    b.title = title;
+    b.addEventListener("click", action);
+    $("controls").appendChild(b);
+  }
+
+  function buildControls() {
+    // The same actions as the keys, for a mouse or a touch screen.
+    $("controls").textContent = "";
+    button("Previous (p)", "previous item", function () { show(state.at - 1); });
+    if (state.mode === "rubric") {
+      [1, 2, 3, 4, 5].forEach(function (n) {
+        button(String(n), "rate " + n + " of 5", function () { rate(n); });
+      });
+    } else {
+      button("A is better (a)", "answer A is better", function () { rate("A"); });
+      button("Tie (t)", "neither is better", function () { rate("tie"); });
+      button("B is better (b)", "answer B is better", function () { rate("B"); });
+    }
+    button("Next (n)", "next item", function () { show(state.at + 1); });
   }
 
   function remember(review) {
