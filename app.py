@@ -363,7 +363,7 @@ def list_evaluation_reviews(evaluation_id: str) -> Response:
 
     evaluations, jobs = evaluation_jobs()
     job = evaluations.get_job(jobs, evaluation_id, caller())
-    return json_response(list_reviews(jobs, job, caller()))
+    return json_response(list_reviews(job, caller()))
 
 
 @route(
@@ -378,7 +378,7 @@ def post_evaluation_review(evaluation_id: str) -> Response:
     evaluations, jobs = evaluation_jobs()
     job = evaluations.get_job(jobs, evaluation_id, caller())
     body = parse_body(current_request(app), ReviewRequest, jobs.settings.max_body_bytes)
-    created, record = submit_review(job, body, caller())
+    created, record = submit_review(jobs, job, body, caller())
     return json_response(record, 201 if created else 200)
 
 

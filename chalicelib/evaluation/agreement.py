@@ -17,8 +17,6 @@ from typing import Any, Literal
 Weights = Literal["linear", "quadratic"] | None
 RUBRIC_LABELS: tuple[int, ...] = (1, 2, 3, 4, 5)
 PAIR_LABELS: tuple[str, ...] = ("first", "second", "tie")
-#: (item index, subject) -> the judge's label; subject: the model (rubric) or "a|b" (pairwise).
-JudgeLabels = Mapping[tuple[int, str], Hashable]
 
 
 def cohen_kappa(
@@ -67,7 +65,8 @@ def rubric_label(scores: Mapping[str, int]) -> int:
 
 
 def judge_labels(items: Iterable[Mapping[str, Any]], mode: str) -> dict[tuple[int, str], Any]:
-    """The judge's label per (item, subject) from items.jsonl records (their `judge` lists)."""
+    """The judge's label per (item, subject) from items.jsonl records (their `judge` lists);
+    subject: the model (rubric) or "a|b" (pairwise, the verdict with a as first)."""
     from chalicelib.evaluation.judge import Judgement, pair_verdict
 
     found: dict[tuple[int, str], Any] = {}
@@ -92,12 +91,10 @@ def judge_labels(items: Iterable[Mapping[str, Any]], mode: str) -> dict[tuple[in
     return found
 
 
-def human_review_summary(
-    mode: str, reviews: Sequence[Mapping[str, Any]], judge: JudgeLabels
-) -> dict[str, Any]:
+def human_review_summary(mode: str, reviews: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """`human_review`: reviews per reviewer and the judge-human kappa with its n, overall (every
     reviewer's calls pooled) and per reviewer. `reviews` are review records as JSON
-    (`index`, `models`, `reviewer`, `reviewer_name`?, `rating` | `verdict`)."""
+    (`reviewer`, `reviewer_name`?, `rating` | `verdict`, `judge`?: the judge's label)."""
     labels: Sequence[Hashable] = RUBRIC_LABELS if mode == "rubric" else PAIR_LABELS
     pairs: dict[str, list[tuple[Hashable, Hashable]]] = defaultdict(list)
     counts: dict[str, int] = defaultdict(int)
@@ -108,8 +105,8 @@ def human_review_summary(
         if review.get("reviewer_name"):
             names[reviewer] = str(review["reviewer_name"])
         human = review.get("rating") if mode == "rubric" else review.get("verdict")
-        machine = judge.get((int(review["index"]), "|".join(review["models"])))
-        if human in labels and machine is not None:
+        machine = review.get("judge")
+        if human in labels and machine in labels:
             pairs[reviewer].append((machine, human))
     pooled = [pair for reviewer in sorted(pairs) for pair in pairs[reviewer]]
     summary: dict[str, Any] = {

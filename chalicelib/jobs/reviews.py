@@ -10,7 +10,6 @@ evaluations record their creator) plus an optional display name; whoever may see
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from functools import lru_cache
 from itertools import combinations
@@ -22,9 +21,11 @@ from chalicelib.api.models import RequestBody
 from chalicelib.auth.scopes import KeyEntry
 from chalicelib.errors import InvalidRequest
 from chalicelib.evaluation.agreement import human_review_summary, judge_labels
-from chalicelib.evaluation.outputs import ITEMS
+from chalicelib.evaluation.answers import ItemResult
+from chalicelib.evaluation.outputs import item_records
 from chalicelib.jobs.context import JobContext
 from chalicelib.jobs.models import JobRecord
+from chalicelib.jobs.objects import MissingObject
 from chalicelib.jobs.planner import now_iso
 from chalicelib.storage.reviews import DynamoReviewStore, ReviewRecord, ReviewStore
 
@@ -55,6 +56,8 @@ class ReviewView(BaseModel):
     rating: int | None = None
     verdict: Literal["first", "second", "tie"] | None = None
     shown_first: str | None = None
+    #: The judge's call on the same item and subject (a 1-5 score, or first / second / tie).
+    judge: int | str | None = None
     revision: int
     created_at: str
     updated_at: str
@@ -137,18 +140,47 @@ def to_record(job: JobRecord, request: ReviewRequest, reviewer: str) -> ReviewRe
 
 
 def submit_review(
-    job: JobRecord, request: ReviewRequest, caller: KeyEntry, store: ReviewStore | None = None
+    ctx: JobContext,
+    job: JobRecord,
+    request: ReviewRequest,
+    caller: KeyEntry,
+    store: ReviewStore | None = None,
 ) -> tuple[bool, dict[str, Any]]:
-    """Store the caller's call (a re-rating replaces it): (created, the record as stored)."""
+    """Store the caller's call (a re-rating replaces it) with the judge's call on the same item
+    and subject beside it: (created, the record as stored)."""
     from chalicelib.jobs.service import require_results
 
     require_results(job)  # nothing to review before the answers are written
-    created, stored = (store or review_store()).upsert(to_record(job, request, caller.owner))
+    record = to_record(job, request, caller.owner)
+    result = _item_result(ctx, job, record.index)
+    answered = {a.model for a in result.answers if a.status != "error"}
+    missing = [m for m in record.models if m not in answered]
+    if missing:
+        raise _bad("index", f"item {record.index} has no answer from {missing[0]!r} to review")
+    labels = judge_labels(item_records(result), review_mode(job)) if job.judge else {}
+    record = replace(record, judge=labels.get((record.index, record.subject)))
+    created, stored = (store or review_store()).upsert(record)
     return created, stored.to_json()
 
 
+def _item_result(ctx: JobContext, job: JobRecord, index: int) -> ItemResult:
+    """The item's answers and judge calls from its committed chunk (chunks hold consecutive
+    items, `chunk_size` each): one small read, never the whole items.jsonl."""
+    chunk = ctx.store.get_chunk(job.evaluation_id, index // job.chunk_size)
+    results: list[ItemResult] = []
+    if chunk is not None:
+        try:
+            results, _ = ctx.objects.get_chunk(chunk.object_key)
+        except MissingObject:  # past the bucket's retention
+            results = []
+    found = next((r for r in results if r.item.index == index), None)
+    if found is None:
+        raise _bad("index", f"the evaluation has no item {index}")
+    return found
+
+
 def list_reviews(
-    ctx: JobContext, job: JobRecord, caller: KeyEntry, store: ReviewStore | None = None
+    job: JobRecord, caller: KeyEntry, store: ReviewStore | None = None
 ) -> dict[str, Any]:
     """Every reviewer's calls, what there is to review and the judge's agreement so far."""
     reviews = [r.to_json() for r in (store or review_store()).for_evaluation(job.evaluation_id)]
@@ -159,28 +191,14 @@ def list_reviews(
         "subjects": subjects(job),
         "reviewer": caller.owner,
         "reviews": reviews,
-        "human_review": _summary(ctx, job, reviews),
+        "human_review": human_review_summary(review_mode(job), reviews),
     }
 
 
-def human_review(
-    ctx: JobContext, job: JobRecord, store: ReviewStore | None = None
-) -> dict[str, Any] | None:
-    """`human_review` of a finished evaluation; None before its results or any review (so the
-    judge's verdicts in items.jsonl are read only once someone has reviewed)."""
+def human_review(job: JobRecord, store: ReviewStore | None = None) -> dict[str, Any] | None:
+    """`human_review` of a finished evaluation; None before its results or any review (one
+    Query: each review carries the judge's call it is compared with)."""
     if not job.results_ready:
         return None
     reviews = [r.to_json() for r in (store or review_store()).for_evaluation(job.evaluation_id)]
-    return _summary(ctx, job, reviews) if reviews else None
-
-
-def _summary(ctx: JobContext, job: JobRecord, reviews: list[dict[str, Any]]) -> dict[str, Any]:
-    mode = review_mode(job)
-    labels = {}
-    if reviews and job.judge and job.results_ready:
-        from chalicelib.jobs.service import read_output
-
-        raw = read_output(ctx, job, ITEMS).decode("utf-8")
-        items = (json.loads(line) for line in raw.splitlines() if line.strip())
-        labels = judge_labels(items, mode)
-    return human_review_summary(mode, reviews, labels)
+    return human_review_summary(review_mode(job), reviews) if reviews else None

@@ -186,7 +186,7 @@ def view(ctx: JobContext, job: JobRecord) -> dict[str, Any]:
         body["judge"] = results["judge"]
     if job.error:
         body["error"] = job.error
-    review = human_review(ctx, job)
+    review = human_review(job)
     if review is not None:  # CONTRACT section 10: the judge's agreement with human reviewers
         body["human_review"] = review
     return body
@@ -208,7 +208,7 @@ def require_results(job: JobRecord) -> None:
 def report(ctx: JobContext, job: JobRecord) -> str:
     """The stored report, with the human review section as of now (reviews come later)."""
     require_results(job)
-    return with_human_review(_output(ctx, job, REPORT).decode(), human_review(ctx, job))
+    return with_human_review(_output(ctx, job, REPORT).decode(), human_review(job))
 
 
 def results_document(ctx: JobContext, job: JobRecord, lm_eval: bool) -> Any:
@@ -219,15 +219,10 @@ def results_document(ctx: JobContext, job: JobRecord, lm_eval: bool) -> Any:
     if not lm_eval and isinstance(document.get("samples"), list):
         rest = json_cost({**document, "samples": []})
         document["samples"] = fit_samples(document["samples"], RESPONSE_BUDGET - rest)
-    review = None if lm_eval else human_review(ctx, job)
+    review = None if lm_eval else human_review(job)
     if review is not None:
         document["human_review"] = review
     return document
-
-
-def read_output(ctx: JobContext, job: JobRecord, name: str) -> bytes:
-    """One of the job's output files (NotFound once expired)."""
-    return _output(ctx, job, name)
 
 
 def _output(ctx: JobContext, job: JobRecord, name: str) -> bytes:

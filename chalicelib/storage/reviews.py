@@ -20,14 +20,15 @@ from chalicelib.storage.codec import from_item, to_item
 from chalicelib.storage.dynamo import AlreadyExists, Update
 
 UNAVAILABLE = "Reviews cannot be stored or read right now; try again shortly."
-_REPLACEABLE = ("rating", "verdict", "shown_first", "reviewer_name")
+_REPLACEABLE = ("rating", "verdict", "shown_first", "reviewer_name", "judge")
 
 
 @dataclass(frozen=True, slots=True)
 class ReviewRecord:
     """One reviewer's call on one item. Rubric: `models` is the one model rated, `rating` 1-5.
     Pairwise: `models` is the pair in the evaluation's model order, `verdict` "first",
-    "second" or "tie" in that order, `shown_first` the model the page showed as A."""
+    "second" or "tie" in that order, `shown_first` the model the page showed as A. `judge`: the
+    judge's call on the same item and subject, in the same terms (None: it made none)."""
 
     evaluation_id: str
     index: int
@@ -38,6 +39,7 @@ class ReviewRecord:
     verdict: str | None = None
     shown_first: str | None = None
     reviewer_name: str | None = None
+    judge: int | str | None = None
     revision: int = 0
     created_at: str | None = None
 

@@ -105,7 +105,9 @@ def test_judge_labels_and_summary_pairwise() -> None:
             "reviewer_name": "Bo",
         },
     ]
-    summary = human_review_summary("pairwise", reviews, labels)
+    for review in reviews:  # the judge's call, as the API stores it beside each review
+        review["judge"] = labels.get((review["index"], "|".join(review["models"])))
+    summary = human_review_summary("pairwise", reviews)
     assert summary["n_reviews"] == 4 and summary["n_reviewers"] == 2
     assert summary["n"] == 3  # item 2 has no judge verdict
     judge, human = ["first", "tie", "tie"], ["first", "second", "tie"]
@@ -131,9 +133,10 @@ def test_summary_rubric_has_a_weighted_kappa() -> None:
     labels = judge_labels(items, "rubric")
     human = [1, 3, 3, 5, 5]
     reviews = [
-        {"index": i, "models": ["m"], "reviewer": "r", "rating": h} for i, h in enumerate(human)
+        {"index": i, "models": ["m"], "reviewer": "r", "rating": h, "judge": labels[(i, "m")]}
+        for i, h in enumerate(human)
     ]
-    summary = human_review_summary("rubric", reviews, labels)
+    summary = human_review_summary("rubric", reviews)
     judge = [1, 2, 3, 4, 5]
     assert summary["n"] == 5 and summary["agreement"] == pytest.approx(0.6)
     assert summary["kappa"] == pytest.approx(

@@ -133,6 +133,8 @@ def test_pairwise_reviews_are_stored_replaced_and_agree_with_the_judge(
     assert listed["mode"] == "pairwise" and listed["subjects"] == [PAIR]
     assert len(listed["reviews"]) == 6
     mine = [r for r in listed["reviews"] if r["reviewer"] == listed["reviewer"]]
+    # each review carries the judge's call on the same item and pair
+    assert [r["judge"] for r in mine] == [verdicts[i] for i in range(4)]
     assert [(r["index"], r["verdict"], r["revision"]) for r in mine] == [
         (0, "first", 2),
         (1, "tie", 1),
@@ -212,3 +214,36 @@ def test_a_review_before_the_results_is_a_409(jobs: Harness) -> None:
     status, answer = call(jobs, "POST", base, OWNER, body)
     assert status == 409, answer
     jobs.run(created["evaluation_id"])
+
+
+def test_an_answer_that_errored_cannot_be_reviewed(jobs: Harness) -> None:
+    from chalicelib.evaluation.agreement import rubric_label
+    from chalicelib.runtime import get_runtime
+
+    model_id = get_runtime().registry.get(PAIR[0]).model_id
+    jobs.emulator.script([{"model_id": model_id, "error": "AccessDeniedException"}])
+    body = {
+        "models": PAIR[:1],
+        "dataset": {"records": explain_records(2)},
+        "judge": {"model": "judge", "mode": "rubric"},
+    }
+    status, created = call(jobs, "POST", "/v1/evaluations", OWNER, body)
+    evaluation_id = created["evaluation_id"]
+    assert jobs.run(evaluation_id)["status"] == "completed_with_errors"
+    records = {r["index"]: r for r in jobs.items(evaluation_id)}
+    (failed,) = [i for i, r in records.items() if r["status"] == "error"]
+    (answered,) = [i for i, r in records.items() if r["status"] != "error"]
+    base = f"/v1/evaluations/{evaluation_id}/reviews"
+    status, answer = call(
+        jobs, "POST", base, OWNER, {"index": failed, "models": PAIR[:1], "rating": 3}
+    )
+    assert status == 400, answer
+    assert answer["error"]["details"] == [
+        {"field": "index", "reason": f"item {failed} has no answer from {PAIR[0]!r} to review"}
+    ]
+    status, stored = call(
+        jobs, "POST", base, OWNER, {"index": answered, "models": PAIR[:1], "rating": 3}
+    )
+    assert status == 201, stored
+    (judged,) = records[answered]["judge"]
+    assert stored["judge"] == rubric_label(judged["scores"])
