@@ -403,7 +403,12 @@ def test_every_grant_is_used_and_every_call_granted(
     with recorder.running("api"):
         # A human review, created then replaced (CONTRACT section 10), read back: the reads
         # below then add its agreement.
-        review = {"index": 0, "models": MODELS[:1], "rating": 4}
+        answered = next(
+            r["index"]
+            for r in jobs.items(ids["with_errors"])
+            if r["model"] == MODELS[0] and r["status"] != "error"
+        )
+        review = {"index": answered, "models": MODELS[:1], "rating": 4}
         assert jobs.post(evaluation + "/reviews", review).status_code == 201
         assert jobs.post(evaluation + "/reviews", {**review, "rating": 2}).status_code == 200
         for leaf in ("", "/items", "/report", "/results.json", "/reviews"):
