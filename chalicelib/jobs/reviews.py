@@ -3,8 +3,8 @@ pick the better of a pair (pairwise mode); one rating per item, model or pair, a
 (`storage/reviews.py`); the judge's agreement with them (`evaluation/agreement.py`) joins the
 evaluation's view, results and report.
 
-The mode is the judge's (no judge: rubric, each answer rated 1-5, so a later judge or a second
-reviewer has something to agree with). The reviewer is the key's owner (its hash prefix, as
+The mode is the judge's (no judge: rubric, each answer rated 1-5; the ratings are kept, with no
+judge to agree with). The reviewer is the key's owner (its hash prefix, as
 evaluations record their creator) plus an optional display name; whoever may see the evaluation
 (its creator, or an `admin` key) may review it and read every reviewer's ratings."""
 
