@@ -432,6 +432,42 @@ def evaluation_results(evaluation_id: str) -> Response:
     return json_response(evaluations.results_document(jobs, job, query.format == "lm-eval"))
 
 
+# Public: a browser cannot send x-api-key on a navigation. The page is the same static shell for
+# every id (no data); it asks for the key and calls the `evaluate` routes below with it.
+@route("/v1/evaluations/{evaluation_id}/review", public=True)
+def evaluation_review_page(evaluation_id: str) -> Response:
+    from chalicelib.evaluation.review_page import review_page
+
+    page, csp = review_page()
+    headers = {"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": csp}
+    return Response(body=page, status_code=200, headers={**headers, "Cache-Control": "no-store"})
+
+
+@route("/v1/evaluations/{evaluation_id}/reviews", scope="evaluate")
+def list_evaluation_reviews(evaluation_id: str) -> Response:
+    from chalicelib.jobs.reviews import list_reviews
+
+    evaluations, jobs = evaluation_jobs()
+    job = evaluations.get_job(jobs, evaluation_id, caller())
+    return json_response(list_reviews(job, caller()))
+
+
+@route(
+    "/v1/evaluations/{evaluation_id}/reviews",
+    scope="evaluate",
+    methods=["POST"],
+    content_types=["application/json"],
+)
+def post_evaluation_review(evaluation_id: str) -> Response:
+    from chalicelib.jobs.reviews import ReviewRequest, submit_review
+
+    evaluations, jobs = evaluation_jobs()
+    job = evaluations.get_job(jobs, evaluation_id, caller())
+    body = parse_body(current_request(app), ReviewRequest, jobs.settings.max_body_bytes)
+    created, record = submit_review(jobs, job, body, caller())
+    return json_response(record, 201 if created else 200)
+
+
 @route("/v1/evaluations/{evaluation_id}/retry", scope="evaluate", methods=["POST"])
 def retry_evaluation(evaluation_id: str) -> Response:
 

@@ -114,11 +114,14 @@ def deployed_app(key: str, **env: str) -> dict[str, Any]:
 
 def test_deployed_routes_need_the_gateway_key_check_except_the_public_ones() -> None:
     """CONTRACT section 3: every /v1 route needs the key except POST /v1/feedback (and its
-    CORS preflight); /health, the widget and the OpenAPI document are public."""
+    CORS preflight) and the human review page's static shell (CONTRACT section 10: a browser's
+    navigation cannot send the key; its data calls do); /health, the widget and the OpenAPI
+    document are public."""
     out = deployed_app(KEY, API_KEY_AUTHORIZER_TTL_SECONDS="120")
     assert out["public"] == [
         "GET /health",
         "GET /openapi.json",
+        "GET /v1/evaluations/{evaluation_id}/review",
         "GET /widget/feedback.js",
         "OPTIONS /v1/feedback",
         "POST /v1/feedback",

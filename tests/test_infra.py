@@ -403,7 +403,10 @@ def test_the_gateway_checks_keys_on_exactly_the_contracts_routes(sam: dict[str, 
     assert authorizer["x-amazon-apigateway-authorizer"]["type"] == "token"
     for path, methods in body["paths"].items():
         for method, operation in methods.items():
-            secured = path.startswith("/v1/") and path != "/v1/feedback"
+            # public: feedback (token-authorised) and the review page (a static shell whose data
+            # calls carry the key: a browser's navigation cannot)
+            public = ("/v1/feedback", "/v1/evaluations/{evaluation_id}/review")
+            secured = path.startswith("/v1/") and path not in public
             names = {name for requirement in operation.get("security", []) for name in requirement}
             # OpenAI clients send `Authorization: Bearer KEY`: their routes' authorizer reads it
             bearer = path in ("/v1/chat/completions", "/v1/completions")

@@ -50,6 +50,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str, Any]] = {
             ("GET", "results.json"),
             ("POST", "retry"),
             ("POST", "cancel"),
+            ("GET", "reviews"),
+            ("POST", "reviews"),
         ]
     },
     # Deployments (CONTRACT section 7): unknown names, so nothing changes.
@@ -103,6 +105,8 @@ PUBLIC = {
     ("GET", "/widget/feedback.js"),
     ("POST", "/v1/feedback"),
     ("OPTIONS", "/v1/feedback"),
+    # A static shell (no data): a navigation cannot send x-api-key; its data calls need `evaluate`.
+    ("GET", "/v1/evaluations/{evaluation_id}/review"),
 }
 
 

@@ -32,6 +32,7 @@ from chalicelib.deployments.models import (
 )
 from chalicelib.feedback.service import ExportQuery, FeedbackRequest, SummaryQuery
 from chalicelib.jobs.models import EvaluationRequest, ItemsQuery, ResultsQuery
+from chalicelib.jobs.reviews import ReviewList, ReviewRequest, ReviewView
 from chalicelib.openai_api.models import (
     ChatCompletionRequest,
     ChatCompletionResponse,
@@ -195,6 +196,30 @@ OPERATIONS = [
         "Results (contract or lm-evaluation-harness shape)",
         {200: (JSON, ANY_OBJECT)},
         query=ResultsQuery,
+        errors=(409,),
+        scope="evaluate",
+    ),
+    Operation(
+        "get",
+        "/v1/evaluations/{evaluation_id}/review",
+        "Human review page: a static shell that asks for an `evaluate` key, then calls the "
+        "reviews and items routes with it (a navigation cannot send x-api-key)",
+        {200: ("text/html", TEXT)},
+        public=True,
+    ),
+    Operation(
+        "get",
+        "/v1/evaluations/{evaluation_id}/reviews",
+        "Human reviews of an evaluation and the judge's agreement with them",
+        {200: ReviewList},
+        scope="evaluate",
+    ),
+    Operation(
+        "post",
+        "/v1/evaluations/{evaluation_id}/reviews",
+        "Rate an answer (rubric) or pick the better of a pair; a re-rating replaces it",
+        {200: ReviewView, 201: ReviewView},
+        body=ReviewRequest,
         errors=(409,),
         scope="evaluate",
     ),

@@ -17,6 +17,7 @@ from chalicelib.errors import InvalidRequest, NotFound
 from chalicelib.evaluation.clipping import CLIP_STEPS, clip_item, fit_samples
 from chalicelib.evaluation.datasets import Dataset, DatasetError
 from chalicelib.evaluation.outputs import LM_EVAL, REPORT, RESULTS, item_records
+from chalicelib.evaluation.review_page import with_human_review
 from chalicelib.evaluation.scoring import reference_check
 from chalicelib.jobs.context import JobContext
 from chalicelib.jobs.judging import check_judge
@@ -30,6 +31,7 @@ from chalicelib.jobs.models import (
 )
 from chalicelib.jobs.objects import MissingObject
 from chalicelib.jobs.planner import now_iso
+from chalicelib.jobs.reviews import human_review
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 #: Chunk objects one items page may read, so a rare status cannot make one request unbounded.
@@ -188,6 +190,9 @@ def view(ctx: JobContext, job: JobRecord) -> dict[str, Any]:
         body["judge"] = results["judge"]
     if job.error:
         body["error"] = job.error
+    review = human_review(job)
+    if review is not None:  # CONTRACT section 10: the judge's agreement with human reviewers
+        body["human_review"] = review
     return body
 
 
@@ -205,8 +210,9 @@ def require_results(job: JobRecord) -> None:
 
 
 def report(ctx: JobContext, job: JobRecord) -> str:
+    """The stored report, with the human review section as of now (reviews come later)."""
     require_results(job)
-    return _output(ctx, job, REPORT).decode()
+    return with_human_review(_output(ctx, job, REPORT).decode(), human_review(job))
 
 
 def results_document(ctx: JobContext, job: JobRecord, lm_eval: bool) -> Any:
@@ -217,6 +223,9 @@ def results_document(ctx: JobContext, job: JobRecord, lm_eval: bool) -> Any:
     if not lm_eval and isinstance(document.get("samples"), list):
         rest = json_cost({**document, "samples": []})
         document["samples"] = fit_samples(document["samples"], RESPONSE_BUDGET - rest)
+    review = None if lm_eval else human_review(job)
+    if review is not None:
+        document["human_review"] = review
     return document
 
 

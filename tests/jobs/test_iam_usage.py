@@ -543,7 +543,17 @@ def test_every_grant_is_used_and_every_call_granted(
 
     evaluation = f"/v1/evaluations/{ids['with_errors']}"
     with recorder.running("api"):
-        for leaf in ("", "/items", "/report", "/results.json"):
+        # A human review, created then replaced (CONTRACT section 10), read back: the reads
+        # below then add its agreement.
+        answered = next(
+            r["index"]
+            for r in jobs.items(ids["with_errors"])
+            if r["model"] == MODELS[0] and r["status"] != "error"
+        )
+        review = {"index": answered, "models": MODELS[:1], "rating": 4}
+        assert jobs.post(evaluation + "/reviews", review).status_code == 201
+        assert jobs.post(evaluation + "/reviews", {**review, "rating": 2}).status_code == 200
+        for leaf in ("", "/items", "/report", "/results.json", "/reviews"):
             assert jobs.get(evaluation + leaf).status_code == 200, leaf
         # the promotion gate reads the finished job (it ran neither version: rejected)
         gate = {"version": 2, "evaluation_id": ids["with_errors"]}

@@ -86,3 +86,14 @@ def tuning(backend: str) -> Any:
     name = "tunegate-test-tuning-store"
     ensure_table(name, ["pk"], indexes={KIND_INDEX: ["kind", "created_at"]})
     return DynamoTuningStore(name)
+
+
+@pytest.fixture()
+def reviews(backend: str) -> Any:
+    from chalicelib.storage.reviews import DynamoReviewStore, MemoryReviewStore
+
+    if backend == "memory":
+        return MemoryReviewStore()
+    from chalicelib.config.settings import get_settings
+
+    return DynamoReviewStore(get_settings().evaluations_table)
