@@ -59,6 +59,26 @@ def status_line(state: dict[str, Any]) -> None:
 
 
 def run_provision(args: argparse.Namespace) -> int:
+    fields = {
+        "name": args.name,
+        "custom_model": args.custom_model,
+        "commitment": args.commitment,
+        "confirm_commitment": args.confirm_commitment,
+    }
+    return _provision(args, fields, wait=bool(args.wait or args.register))
+
+
+def after_tune(args: argparse.Namespace, job: Mapping[str, Any]) -> int:
+    """`tune --wait --provision [--register NAME]`: serve the finished job's custom model under
+    the job's name and, given a deployment, register it as that deployment's next version."""
+    if not (args.provision or args.register):
+        return 0
+    return _provision(args, {"name": job["name"], "custom_model": job["custom_model"]}, wait=True)
+
+
+def _provision(args: argparse.Namespace, fields: dict[str, Any], *, wait: bool) -> int:
+    """Create (and, with `wait`, wait for in service and register `args.register`), printing
+    the result; `args` carries `on_demand`, `model_units`, `register`, `poll_seconds`."""
     from chalicelib.provisioning import service
     from chalicelib.provisioning.models import ProvisionRequest
 
@@ -66,24 +86,22 @@ def run_provision(args: argparse.Namespace) -> int:
         ctx = context(args)
         request = ProvisionRequest.model_validate(
             {
-                "name": args.name,
-                "custom_model": args.custom_model,
-                "commitment": args.commitment,
-                "confirm_commitment": args.confirm_commitment,
+                **fields,
                 "on_demand": args.on_demand,
                 **({"model_units": args.model_units} if args.model_units is not None else {}),
             }
         )
-        if args.wait or args.register:
-            done = service.provision_and_register(
-                ctx,
-                request,
-                args.register,
-                owner=CLI_CALLER,
-                progress=status_line,
-                poll_seconds=args.poll_seconds,
+        if wait:
+            _print(
+                service.provision_and_register(
+                    ctx,
+                    request,
+                    args.register,
+                    owner=CLI_CALLER,
+                    progress=status_line,
+                    poll_seconds=args.poll_seconds,
+                )
             )
-            _print(done)
         else:
             _print(service.create(ctx, request, CLI_CALLER))
     except ValidationError as exc:
@@ -94,43 +112,6 @@ def run_provision(args: argparse.Namespace) -> int:
     except (ConfigurationError, TimeoutError) as exc:
         print(f"error: {exc}")
         return 1
-    return 0
-
-
-def after_tune(args: argparse.Namespace, job: Mapping[str, Any]) -> int:
-    """`tune --wait --provision [--register NAME]`: serve the finished job's custom model under
-    the job's name and, given a deployment, register it as that deployment's next version."""
-    if not (args.provision or args.register):
-        return 0
-    from chalicelib.provisioning import service
-    from chalicelib.provisioning.models import ProvisionRequest
-
-    try:
-        request = ProvisionRequest.model_validate(
-            {
-                "name": job["name"],
-                "custom_model": job["custom_model"],
-                "on_demand": args.on_demand,
-                **({"model_units": args.model_units} if args.model_units is not None else {}),
-            }
-        )
-        done = service.provision_and_register(
-            context(args),
-            request,
-            args.register,
-            owner=CLI_CALLER,
-            progress=status_line,
-            poll_seconds=args.poll_seconds,
-        )
-    except ValidationError as exc:
-        print(f"error: {exc}")
-        return 1
-    except TunegateError as exc:
-        return _failed(exc)
-    except (ConfigurationError, TimeoutError) as exc:
-        print(f"error: {exc}")
-        return 1
-    _print(done)
     return 0
 
 
