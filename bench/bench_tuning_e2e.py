@@ -13,6 +13,8 @@ Command: `.venv/bin/python bench/bench_tuning_e2e.py` (`--runs N`, `--epochs E`)
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import statistics
 import sys
 import time
@@ -24,14 +26,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 DATA = Path(__file__).resolve().parent.parent / "examples" / "drugreview" / "bedrock"
 
 
-def one_run(epochs: int, poll_seconds: float, out: Path) -> dict[str, float]:
+def one_run(epochs: int, poll_seconds: float, out: Path, run: int) -> dict[str, float]:
+    import os
+
     from chalicelib.tuning import commands, service
     from chalicelib.tuning.models import TuningJobRequest
 
     started = time.perf_counter()
     request = TuningJobRequest.model_validate(
         {
-            "name": "bench",
+            "name": f"bench-{run}-{os.getpid()}",
             "provider": "bedrock",
             "base_model": "anthropic.claude-3-haiku-20240307-v1:0",
             "training": commands.upload_source(str(DATA / "train.jsonl"), "training"),
@@ -45,9 +49,19 @@ def one_run(epochs: int, poll_seconds: float, out: Path) -> dict[str, float]:
     assert job["status"] == "succeeded", job.get("failure_message")
     finished = time.perf_counter()
     commands.write_report(job, out)
-    args: Any = argparse.Namespace()
+    # As `tune --wait --provision --register bench-tuned` runs them: serve, then register.
+    args: Any = argparse.Namespace(
+        provision=True,
+        register="bench-tuned",
+        on_demand=False,
+        model_units=None,
+        poll_seconds=poll_seconds,
+        environment=dict(os.environ),
+    )
     for hook in commands.AFTER_WAIT:
-        assert hook(args, job) == 0
+        with contextlib.redirect_stdout(io.StringIO()) as printed:  # the registered version
+            assert hook(args, job) == 0
+        assert '"version": ' in printed.getvalue()
     done = time.perf_counter()
     return {
         "accepted": accepted - started,
@@ -71,7 +85,11 @@ def main() -> int:
     stack = start_local_stack(api_key="bench-api-key")
     try:
         out = Path(tempfile.mkdtemp(prefix="tuning-bench-"))
-        runs = [one_run(args.epochs, args.poll_seconds, out) for _ in range(args.runs)]
+        from chalicelib.provisioning.commands import after_tune
+        from chalicelib.tuning import commands
+
+        commands.AFTER_WAIT[:] = [after_tune]  # what chalicelib.cli installs
+        runs = [one_run(args.epochs, args.poll_seconds, out, i) for i in range(args.runs)]
     finally:
         stack.stop()
     from chalicelib.tuning import commands
