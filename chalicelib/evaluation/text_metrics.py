@@ -11,6 +11,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from operator import add
 from typing import Any
 
 from chalicelib.evaluation.stats import multinomial, percentile
@@ -79,15 +80,32 @@ def rouge_l(prediction: str, reference: str) -> float:
 
 
 def _char_ngrams(text: str) -> list[Counter[str]]:
+    """Character 1..6-grams of the text without whitespace (sacrebleu's chrF). Each order is
+    built from the one below by a C-level `map(add, …)`: no Python-level slicing loop, which
+    was two thirds of chrF's time."""
     line = "".join(text.split())
-    return [Counter(line[i : i + n] for i in range(len(line) - n + 1)) for n in range(1, 7)]
+    grams: list[str] = list(line)
+    counts = [Counter(grams)]
+    for n in range(2, CHRF_ORDER + 1):
+        grams = list(map(add, grams, line[n - 1 :]))
+        counts.append(Counter(grams))
+    return counts
 
 
 def _chrf_stats(hyp: list[Counter[str]], ref: list[Counter[str]]) -> list[tuple[int, int, int]]:
-    return [
-        (sum(h.values()), sum(r.values()), sum((h & r).values()))
-        for h, r in zip(hyp, ref, strict=True)
-    ]
+    """(hypothesis n-grams, reference n-grams, matched) per order; matched = the clipped
+    overlap (what `sum((h & r).values())` gives, without building the intersection)."""
+    stats = []
+    for h, r in zip(hyp, ref, strict=True):
+        small, big = (r, h) if len(h) > len(r) else (h, r)
+        matched = 0
+        other = big.get
+        for gram, count in small.items():
+            found = other(gram)
+            if found:
+                matched += count if count < found else found
+        stats.append((h.total(), r.total(), matched))
+    return stats
 
 
 def _chrf_score(stats: Sequence[tuple[int, int, int]]) -> float:
