@@ -4,9 +4,13 @@ exit when the reader of the output goes away (`… | head`).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
+
+from chalicelib.errors import TunegateError
 
 # What a shell reports for a process killed by SIGPIPE (128 + 13), as `yes | head` gives `yes`.
 BROKEN_PIPE_STATUS = 141
@@ -22,6 +26,20 @@ def aligned_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         )
         for row in [columns, *rows]
     )
+
+
+def print_json(document: Any) -> None:
+    """A command's answer on stdout: the JSON the API would give."""
+    print(json.dumps(document, indent=2))
+
+
+def print_refusal(exc: TunegateError) -> int:
+    """A service's refusal as the API states it (code, message, each detail's field and reason);
+    exit status 1."""
+    print(f"error ({exc.code}): {exc.message}")
+    for detail in exc.details or []:
+        print(f"  - {detail.get('field')}: {detail.get('reason')}")
+    return 1
 
 
 def fail(command: str, message: object) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from chalicelib.cli_output import print_json, print_refusal
 from chalicelib.errors import ConfigurationError, TunegateError
 
 CLI_CALLER = "cli"
@@ -28,17 +29,6 @@ def _store(args: argparse.Namespace) -> Any:
     from chalicelib.storage.registry import DynamoRegistryStore
 
     return DynamoRegistryStore(install_settings(args.environment).registry_table)
-
-
-def _print(document: Any) -> None:
-    print(json.dumps(document, indent=2))
-
-
-def _failed(exc: TunegateError) -> int:
-    print(f"error ({exc.code}): {exc.message}")
-    for detail in exc.details or []:
-        print(f"  - {detail.get('field')}: {detail.get('reason')}")
-    return 1
 
 
 def run_deployments(args: argparse.Namespace) -> int:
@@ -54,15 +44,15 @@ def run_deployments(args: argparse.Namespace) -> int:
                 extra = f" shadow {shadow}" if shadow else ""
                 print(f"{alias['name']}  {routes}{extra}  (revision {alias['revision']})")
         elif args.action == "show":
-            _print(service.get_deployment(store, args.name))
+            print_json(service.get_deployment(store, args.name))
         else:
             try:
                 body = VersionRequest.model_validate(json.loads(Path(args.file).read_text()))
             except (OSError, json.JSONDecodeError, ValidationError) as exc:
                 raise ConfigurationError(f"{args.file}: {exc}") from exc
-            _print(service.create_version(store, None, args.name, body, CLI_CALLER))
+            print_json(service.create_version(store, None, args.name, body, CLI_CALLER))
     except TunegateError as exc:
-        return _failed(exc)
+        return print_refusal(exc)
     except ConfigurationError as exc:
         print(f"error: {exc}")
         return 1
@@ -94,12 +84,12 @@ def run_route(args: argparse.Namespace) -> int:
                 "reason": args.reason,
             }
         )
-        _print(service.set_routing(store, None, args.name, request, CLI_CALLER))
+        print_json(service.set_routing(store, None, args.name, request, CLI_CALLER))
     except ValidationError as exc:
         print(f"error: {exc}")
         return 1
     except TunegateError as exc:
-        return _failed(exc)
+        return print_refusal(exc)
     return 0
 
 
@@ -107,9 +97,9 @@ def run_rollback(args: argparse.Namespace) -> int:
     from chalicelib.deployments import service
 
     try:
-        _print(service.rollback(_store(args), None, args.name, CLI_CALLER))
+        print_json(service.rollback(_store(args), None, args.name, CLI_CALLER))
     except TunegateError as exc:
-        return _failed(exc)
+        return print_refusal(exc)
     return 0
 
 
@@ -133,16 +123,16 @@ def run_promote(args: argparse.Namespace) -> int:
             return job_evidence(get_job_context(), evaluation_id, operator)
 
         max_drop = get_settings().promotion_max_drop  # installed by _store
-        _print(promote(store, None, args.name, request, evidence, CLI_CALLER, max_drop))
+        print_json(promote(store, None, args.name, request, evidence, CLI_CALLER, max_drop))
     except ValidationError as exc:
         print(f"error: {exc}")
         return 1
     except TunegateError as exc:
         if exc.code == "promotion_rejected" and exc.details:  # the comparison, whole
             print(f"error ({exc.code}): {exc.message}")
-            _print(exc.details[0])
+            print_json(exc.details[0])
             return 1
-        return _failed(exc)
+        return print_refusal(exc)
     return 0
 
 

@@ -11,13 +11,13 @@ status while the provider brings the model up; `provision_and_register` in `serv
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
+from chalicelib.cli_output import print_json, print_refusal
 from chalicelib.errors import ConfigurationError, TunegateError
 
 CLI_CALLER = "cli"
@@ -38,17 +38,6 @@ def context(args: argparse.Namespace) -> Any:
         registry_store=DynamoRegistryStore(settings.registry_table),
         registry=load_registry(settings.models_file),
     )
-
-
-def _print(document: Any) -> None:
-    print(json.dumps(document, indent=2))
-
-
-def _failed(exc: TunegateError) -> int:
-    print(f"error ({exc.code}): {exc.message}")
-    for detail in exc.details or []:
-        print(f"  - {detail.get('field')}: {detail.get('reason')}")
-    return 1
 
 
 def status_line(state: dict[str, Any]) -> None:
@@ -92,7 +81,7 @@ def _provision(args: argparse.Namespace, fields: dict[str, Any], *, wait: bool) 
             }
         )
         if wait:
-            _print(
+            print_json(
                 service.provision_and_register(
                     ctx,
                     request,
@@ -103,12 +92,12 @@ def _provision(args: argparse.Namespace, fields: dict[str, Any], *, wait: bool) 
                 )
             )
         else:
-            _print(service.create(ctx, request, CLI_CALLER))
+            print_json(service.create(ctx, request, CLI_CALLER))
     except ValidationError as exc:
         print(f"error: {exc}")
         return 1
     except TunegateError as exc:
-        return _failed(exc)
+        return print_refusal(exc)
     except (ConfigurationError, TimeoutError) as exc:
         print(f"error: {exc}")
         return 1
@@ -121,12 +110,12 @@ def run_register(args: argparse.Namespace) -> int:
 
     try:
         request = RegisterRequest(deployment=args.deployment)
-        _print(service.register(context(args), args.name, request, CLI_CALLER))
+        print_json(service.register(context(args), args.name, request, CLI_CALLER))
     except ValidationError as exc:
         print(f"error: {exc}")
         return 1
     except TunegateError as exc:
-        return _failed(exc)
+        return print_refusal(exc)
     return 0
 
 
@@ -134,9 +123,9 @@ def run_deprovision(args: argparse.Namespace) -> int:
     from chalicelib.provisioning import service
 
     try:
-        _print(service.delete(context(args), args.name))
+        print_json(service.delete(context(args), args.name))
     except TunegateError as exc:
-        return _failed(exc)
+        return print_refusal(exc)
     return 0
 
 
@@ -144,9 +133,9 @@ def run_status(args: argparse.Namespace) -> int:
     from chalicelib.provisioning import service
 
     try:
-        _print(service.get(context(args), args.name))
+        print_json(service.get(context(args), args.name))
     except TunegateError as exc:
-        return _failed(exc)
+        return print_refusal(exc)
     return 0
 
 

@@ -10,7 +10,6 @@ provision or deprovision (deleting the model would destroy it, not stop a bill).
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -30,6 +29,7 @@ from chalicelib.errors import (
     Throttled,
     TunegateError,
 )
+from chalicelib.providers.openai_compat import api_key
 from chalicelib.storage.provisioned import ProvisionedRecord
 
 #: The prompt format is recovered from this much training data at most (whole lines).
@@ -219,18 +219,15 @@ class BedrockServing:
 
 
 def openai_key() -> str | None:
-    """The fine-tuning API's key: an environment variable or a Secrets Manager secret."""
+    """The fine-tuning API's key, read as every OpenAI-compatible key is (`api_key`); a secret
+    that cannot be read is a 503."""
     settings = get_settings()
-    if settings.tuning_openai_api_key_env:
-        return os.environ.get(settings.tuning_openai_api_key_env)
-    if settings.tuning_openai_api_key_secret_arn:
-        arn = settings.tuning_openai_api_key_secret_arn
-        try:
-            secret = aws.client("secretsmanager").get_secret_value(SecretId=arn)
-        except (ClientError, BotoCoreError):
-            raise ServiceUnavailable("The OpenAI key cannot be read.", retry_after=5) from None
-        return str(secret["SecretString"])
-    return None
+    try:
+        return api_key(
+            settings.tuning_openai_api_key_env, settings.tuning_openai_api_key_secret_arn
+        )
+    except (ClientError, BotoCoreError):
+        raise ServiceUnavailable("The OpenAI key cannot be read.", retry_after=5) from None
 
 
 def _openai_get(path: str, limit: int | None = None) -> bytes:
