@@ -107,12 +107,20 @@ class RegistryView:
             return self.champion(name).deployment
         return self.version(name, pinned)[1]
 
-    def pinned(self, names: Sequence[str]) -> dict[str, int]:
-        """Each name's version now: `name@N` is N, a bare alias its champion."""
+    def pinned(self, names: Sequence[str], field: str | None = "models") -> dict[str, int]:
+        """Each name's version now: `name@N` is N, a bare alias its champion. NotFound as
+        `select` raises it."""
         found: dict[str, int] = {}
-        for model in names:
+        for i, model in enumerate(names):
             name, pinned = split_name(model)
-            found[model] = pinned if pinned is not None else self.champion(name).version
+            try:
+                if pinned is None:
+                    found[model] = self.champion(name).version
+                else:
+                    self.version(name, pinned)
+                    found[model] = pinned
+            except NotFound as exc:
+                raise _unknown(exc, field, i, model) from None
         return found
 
     def select(
@@ -136,12 +144,7 @@ class RegistryView:
                     else self.version(name, number)[1]
                 )
             except NotFound as exc:
-                where = (
-                    None
-                    if field is None
-                    else [{"field": f"{field}.{i}", "reason": f"unknown model {model!r}"}]
-                )
-                raise NotFound(exc.message, details=where) from None
+                raise _unknown(exc, field, i, model) from None
             if model != deployment.name:
                 # Not re-validated: `@` is outside a deployment name's pattern on purpose.
                 deployment = deployment.model_copy(update={"name": model})
@@ -162,3 +165,13 @@ class RegistryView:
     def all_versions(self) -> list[Deployment]:
         """Every stored version's deployment (IAM: the models the API may call)."""
         return list(self.built.values())
+
+
+def _unknown(exc: NotFound, field: str | None, index: int, model: str) -> NotFound:
+    """The lookup's NotFound, its `details` naming the place (`{field}.{index}`) when given."""
+    where = (
+        None
+        if field is None
+        else [{"field": f"{field}.{index}", "reason": f"unknown model {model!r}"}]
+    )
+    return NotFound(exc.message, details=where)

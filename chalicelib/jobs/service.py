@@ -52,8 +52,7 @@ def submit(ctx: JobContext, request: EvaluationRequest, owner: str | None = None
     bucket's retention rule)."""
     # Pinned first, then read as pinned: the models and the judge answer with the versions the
     # job records, whatever routing changes while it runs.
-    ctx.deployments(request.models)  # unknown names: 404 naming `models.<i>`
-    versions = ctx.versions(request.models)
+    versions = ctx.versions(request.models)  # unknown names: 404 naming `models.<i>`
     deployments = ctx.deployments(request.models, versions)
     if check_judge(ctx, request.judge, deployments) is not None and request.judge is not None:
         versions |= ctx.versions([request.judge.model])
