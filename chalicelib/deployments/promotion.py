@@ -18,10 +18,11 @@ from chalicelib.deployments.compare import WindowComparison
 from chalicelib.deployments.gate import promotion_gate
 from chalicelib.deployments.models import PromoteRequest
 from chalicelib.deployments.routing import champion
-from chalicelib.deployments.service import alias_view, now_iso
+from chalicelib.deployments.service import alias_view
 from chalicelib.errors import InvalidRequest, InvalidState, NotFound, PromotionRejected
 from chalicelib.evaluation.results import EvaluationResults, RunMeta
 from chalicelib.observability import logger
+from chalicelib.storage.codec import now_iso
 from chalicelib.storage.feedback import FeedbackStore
 from chalicelib.storage.invocations import InvocationStore
 from chalicelib.storage.registry import RegistryStore

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from chalicelib.config.registry import Registry
-from chalicelib.deployments.service import now_iso
+from chalicelib.storage.codec import now_iso
 from chalicelib.storage.registry import RegistryStore
 
 

@@ -6,7 +6,6 @@ process that made a change serves it at once; the others within REGISTRY_CACHE_S
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,14 +21,11 @@ from chalicelib.deployments.resolve import build_deployment
 from chalicelib.deployments.routing import champion, routing_problems
 from chalicelib.errors import InvalidRequest, InvalidState, NotFound
 from chalicelib.observability import logger
+from chalicelib.storage.codec import now_iso
 from chalicelib.storage.registry import AliasRecord, RegistryStore, VersionRecord
 
 #: Version fields never shown (names of where a provider key lives are not for every admin log).
 HIDDEN_FIELDS = ("api_key_env", "api_key_secret_arn")
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def alias_view(alias: AliasRecord) -> dict[str, Any]:

@@ -5,7 +5,6 @@ the chunks that have error items and takes their counts back. Then the first win
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 from chalicelib.errors import NotFound
 from chalicelib.evaluation.datasets import DatasetError, Item
@@ -15,10 +14,7 @@ from chalicelib.jobs.context import JobContext
 from chalicelib.jobs.models import MAX_STORED_PROBLEMS, JobMessage, JobRecord
 from chalicelib.jobs.window import chunk_count, first_wave
 from chalicelib.observability import logger
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+from chalicelib.storage.codec import now_iso
 
 
 def handle_plan(ctx: JobContext, message: JobMessage) -> JobRecord | None:

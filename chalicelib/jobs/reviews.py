@@ -26,7 +26,7 @@ from chalicelib.evaluation.outputs import item_records
 from chalicelib.jobs.context import JobContext
 from chalicelib.jobs.models import JobRecord
 from chalicelib.jobs.objects import MissingObject
-from chalicelib.jobs.planner import now_iso
+from chalicelib.storage.codec import now_iso
 from chalicelib.storage.reviews import DynamoReviewStore, ReviewRecord, ReviewStore
 
 Choice = Literal["A", "B", "tie"]

@@ -30,8 +30,8 @@ from chalicelib.jobs.models import (
     ResultsNotReady,
 )
 from chalicelib.jobs.objects import MissingObject
-from chalicelib.jobs.planner import now_iso
 from chalicelib.jobs.reviews import human_review
+from chalicelib.storage.codec import now_iso
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 #: Chunk objects one items page may read, so a rare status cannot make one request unbounded.

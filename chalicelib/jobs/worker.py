@@ -41,11 +41,12 @@ from chalicelib.jobs.context import JobContext, get_job_context
 from chalicelib.jobs.finalizer import finalize
 from chalicelib.jobs.judging import job_judge
 from chalicelib.jobs.models import ChunkRecord, JobMessage, JobRecord
-from chalicelib.jobs.planner import handle_plan, now_iso
+from chalicelib.jobs.planner import handle_plan
 from chalicelib.jobs.window import successor
 from chalicelib.observability import logger
 from chalicelib.serving.prompting import resolve_params
 from chalicelib.serving.shadow import ShadowMessage, handle_shadow_body
+from chalicelib.storage.codec import now_iso
 from chalicelib.storage.jobs import ChunkAnswerCache, CommitOutcome
 from chalicelib.tracing import annotate
 

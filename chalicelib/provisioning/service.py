@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.config.registry import InferenceSpec, OutputSpec, Registry
@@ -30,6 +29,7 @@ from chalicelib.errors import Conflict, InvalidRequest, InvalidState, NotFound
 from chalicelib.observability import logger
 from chalicelib.provisioning.models import ProvisionRequest, RegisterRequest
 from chalicelib.provisioning.providers import CustomModel, provider_for
+from chalicelib.storage.codec import now_iso
 from chalicelib.storage.provisioned import ProvisionedRecord, ProvisionedStore
 from chalicelib.storage.registry import RegistryStore
 from chalicelib.tuning.cost import hourly_usd
@@ -55,10 +55,6 @@ class ProvisioningContext:
     registry: Registry
     #: The process's registry cache, refreshed after a register (None from the CLI).
     cache: RegistryCache | None = None
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def view(record: ProvisionedRecord) -> dict[str, Any]:

@@ -3,7 +3,13 @@ resource layer to import at cold start, no Decimal round trips)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+
+
+def now_iso() -> str:
+    """Now as every record stores a time: ISO 8601 UTC to the millisecond (sorts as text)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def to_attribute(value: Any) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from typing import Any
 from chalicelib.config.settings import get_settings
 from chalicelib.errors import InvalidRequest, NotFound, TunegateError
 from chalicelib.jobs.models import InvalidState
-from chalicelib.jobs.planner import now_iso
 from chalicelib.observability import logger
+from chalicelib.storage.codec import now_iso
 from chalicelib.storage.tuning import DynamoTuningStore, TuningStore
 from chalicelib.tuning import objects
 from chalicelib.tuning.bedrock_jobs import BedrockTuning, tuning_job_id_of
