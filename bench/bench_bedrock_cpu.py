@@ -48,7 +48,16 @@ def deployments(url: str) -> dict[str, dict[str, object]]:
         "base_url": f"{url}/openai/v1",
         "api_key_env": "BENCH_OPENAI_KEY",
     }
-    return {"bedrock converse": {**DEPLOYMENT, "model_id": ECHO_ARN}, "openai-compatible": openai}
+    bedrock = {**DEPLOYMENT, "model_id": ECHO_ARN}
+    return {
+        "bedrock converse": bedrock,
+        # The same deployment through InvokeModel with each family's own body: what a Claude 3
+        # Haiku, Llama 3 or Titan Text fine-tune could be served with instead of Converse.
+        "bedrock invoke, anthropic body": {**bedrock, "request_format": "anthropic"},
+        "bedrock invoke, llama3 body": {**bedrock, "request_format": "llama3"},
+        "bedrock invoke, titan body": {**bedrock, "request_format": "titan"},
+        "openai-compatible": openai,
+    }
 
 
 @contextmanager
@@ -59,7 +68,7 @@ def validation_on() -> Iterator[None]:
     from chalicelib import aws
 
     original = aws.model_config
-    aws.model_config = lambda retries: original(retries).merge(Config(parameter_validation=True))  # type: ignore[assignment]
+    aws.model_config = lambda attempts: original(attempts).merge(Config(parameter_validation=True))  # type: ignore[assignment]
     aws.reset_clients()
     try:
         yield
@@ -68,19 +77,21 @@ def validation_on() -> Iterator[None]:
         aws.reset_clients()
 
 
-def run(spec: dict[str, object], items: list[object]) -> float:
-    """CPU seconds of this process while the runner evaluates `items` against `spec`."""
+def run(spec: dict[str, object], items: list[object]) -> tuple[float, list[str | None]]:
+    """CPU seconds of this process while the runner evaluates `items` against `spec`, and the
+    predictions (to check that two paths gave the same answers)."""
     from chalicelib.config.registry import Deployment
     from chalicelib.evaluation.runner import Evaluator
 
     deployment = Deployment.model_validate(spec)
     evaluator = Evaluator([deployment], concurrency=CONCURRENCY)
     started = time.process_time()
-    errors = sum(1 for r in evaluator.run(items) if r.answers[0].status == "error")  # type: ignore[arg-type]
+    results = list(evaluator.run(items))  # type: ignore[arg-type]
     cpu = time.process_time() - started
+    errors = sum(1 for r in results if r.answers[0].status == "error")
     if errors:
         raise SystemExit(f"{spec['name']}: {errors} errors")
-    return cpu
+    return cpu, [r.answers[0].prediction for r in results]
 
 
 def profile_items(spec: dict[str, object], items: list[object]) -> cProfile.Profile:
@@ -109,18 +120,20 @@ def main() -> None:
         configure(url, workdir)
         os.environ["BENCH_OPENAI_KEY"] = "bench"
         specs = deployments(url)
-        rows = [
-            ("bedrock converse", specs["bedrock converse"], False),
+        rows = [(name, spec, False) for name, spec in specs.items()]
+        rows.insert(
+            1,
             ("bedrock converse, botocore validation on (before)", specs["bedrock converse"], True),
-            ("openai-compatible", specs["openai-compatible"], False),
-        ]
+        )
         items = synthetic_items(args.items)
         best: dict[str, float] = {}
+        predictions: dict[str, list[str | None]] = {}
         for _ in range(args.rounds):  # interleaved, best of rounds (load shifts between rows)
             for name, spec, before in rows:
                 with validation_on() if before else nullcontext():
                     run(spec, items[:100])  # warm-up: imports, client, connections
-                    ms = run(spec, items) / len(items) * 1000
+                    cpu, predictions[name] = run(spec, items)
+                ms = cpu / len(items) * 1000
                 best[name] = min(best.get(name, ms), ms)
         profile = None
         if args.profile:
@@ -136,6 +149,14 @@ def main() -> None:
     print("| --- | ---: |")
     for name, ms in best.items():
         print(f"| {name} | {ms:.3f} |")
+    same = predictions["bedrock converse"]
+    for name in specs:
+        if name.startswith("bedrock invoke"):
+            agree = sum(a == b for a, b in zip(predictions[name], same, strict=True))
+            print(
+                f"\n{name} / converse CPU: {best[name] / best['bedrock converse']:.2f}, "
+                f"same prediction on {agree} of {len(same)} items"
+            )
     ratio = best["bedrock converse"] / best["openai-compatible"]
     print(f"\nratio bedrock / openai-compatible: {ratio:.2f}")
     before = best["bedrock converse, botocore validation on (before)"]

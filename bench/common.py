@@ -56,7 +56,7 @@ def direct_bedrock() -> Any:
     from chalicelib import aws
     from chalicelib.providers.retries import invoke_policy
 
-    config = aws.model_config(invoke_policy(3).botocore_retries())
+    config = aws.model_config(invoke_policy(3).max_attempts)
     return boto3.client("bedrock-runtime", config=config)
 
 

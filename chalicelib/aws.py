@@ -7,7 +7,6 @@ configuration (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>, region, credentials
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from typing import Any
 
 import botocore.session
@@ -17,6 +16,7 @@ from chalicelib.config.settings import get_settings
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
+_model_clients: dict[int, Any] = {}
 # botocore directly rather than boto3: same clients, without importing boto3's transfer
 # machinery (about 45 ms of every cold start).
 _session: botocore.session.Session | None = None
@@ -30,9 +30,10 @@ _STORAGE_CONFIG = Config(
 )
 
 
-def model_config(retries: Mapping[str, Any]) -> Config:
-    """The model clients' configuration: the stage's time budget and these botocore `retries`
-    (the benchmarks' direct clients use it too, so both sides are configured alike).
+def model_config(max_attempts: int) -> Config:
+    """The model clients' configuration: the stage's time budget and botocore's standard retry
+    mode with `max_attempts` in all (the benchmarks' direct clients use it too, so both sides
+    are configured alike).
 
     No client-side parameter validation: our requests are built from registry values pydantic
     already bounded (max tokens, temperature, top p, stop lengths), and the service validates
@@ -42,7 +43,7 @@ def model_config(retries: Mapping[str, Any]) -> Config:
     return Config(
         connect_timeout=settings.model_connect_timeout_seconds,
         read_timeout=settings.model_read_timeout_seconds,
-        retries=dict(retries),
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         max_pool_connections=50,
         tcp_keepalive=True,
         parameter_validation=False,
@@ -68,14 +69,19 @@ def control_client(service: str = "bedrock") -> Any:
     return _cached(f"control:{service}", service, _CONTROL_CONFIG)
 
 
-def model_client(retries: Mapping[str, Any]) -> Any:
-    """The process-wide bedrock-runtime client with the model time budget and these botocore
-    `retries` (a RetryPolicy's `botocore_retries()`; one client per distinct setting)."""
-    key = "bedrock-runtime:" + repr(sorted(retries.items()))
-    existing = _clients.get(key)
+def model_client(max_attempts: int) -> Any:
+    """The process-wide bedrock-runtime client with the model time budget and `max_attempts`
+    in all (a RetryPolicy's `max_attempts`; one client per distinct count). Keyed by the count
+    itself: this runs on every model call, and building a key from a settings dict cost more
+    than the lookup."""
+    existing = _model_clients.get(max_attempts)
     if existing is not None:
         return existing
-    return _cached(key, "bedrock-runtime", model_config(retries))
+    runtime = _cached(
+        f"bedrock-runtime:{max_attempts}", "bedrock-runtime", model_config(max_attempts)
+    )
+    _model_clients[max_attempts] = runtime
+    return runtime
 
 
 def _cached(key: str, service: str, config: Config) -> Any:
@@ -105,4 +111,5 @@ def reset_clients() -> None:
     global _session
     with _lock:
         _clients.clear()
+        _model_clients.clear()
         _session = None

@@ -17,7 +17,7 @@ def test_model_client_leaves_parameter_validation_to_the_service(local_stack: An
     Converse shape is skipped (issue 16 item 3): an out-of-range value reaches the service
     instead of failing in botocore (ParamValidationError, raised before anything is sent)."""
     aws.reset_clients()
-    runtime = aws.model_client(ONE_ATTEMPT.botocore_retries())
+    runtime = aws.model_client(ONE_ATTEMPT.max_attempts)
     request = {
         "modelId": ECHO_ARN.format("converse"),
         "messages": [{"role": "user", "content": [{"text": "hi"}]}],
@@ -31,7 +31,18 @@ def test_model_client_leaves_parameter_validation_to_the_service(local_stack: An
         assert answer["output"]["message"]["content"]
 
 
-@pytest.mark.parametrize("retries", [ONE_ATTEMPT.botocore_retries()])
-def test_model_config_keeps_the_time_budget_and_retries(retries: dict[str, Any]) -> None:
-    config = aws.model_config(retries)
-    assert config.retries == retries and config.parameter_validation is False
+@pytest.mark.parametrize("attempts", [1, 3])
+def test_model_config_keeps_the_time_budget_and_retries(attempts: int) -> None:
+    config = aws.model_config(attempts)
+    assert config.retries == {"mode": "standard", "total_max_attempts": attempts}
+    assert config.parameter_validation is False
+
+
+def test_one_model_client_per_attempt_count(local_stack: Any) -> None:
+    """Reused across calls (the key is the count), distinct per count, forgotten on reset."""
+    aws.reset_clients()
+    three = aws.model_client(3)
+    assert aws.model_client(3) is three and aws.model_client(1) is not three
+    assert three.meta.config.retries["total_max_attempts"] == 3
+    aws.reset_clients()
+    assert aws.model_client(3) is not three

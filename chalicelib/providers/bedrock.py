@@ -65,7 +65,7 @@ _PERMANENT = frozenset({"AccessDeniedException", "ResourceNotFoundException"})
 def call(model_id: str, api: Api, request: dict[str, Any], retry: RetryPolicy) -> Any:
     """Send the request (botocore retries it as `retry` says); return the decoded response
     body or raise a TunegateError."""
-    runtime = aws.model_client(retry.botocore_retries())
+    runtime = aws.model_client(retry.max_attempts)
     try:
         if api == "converse":
             response = runtime.converse(modelId=model_id, **request)

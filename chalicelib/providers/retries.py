@@ -33,7 +33,6 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from chalicelib.errors import TunegateError
 
@@ -66,10 +65,6 @@ class RetryPolicy:
     def delay(self, code: str, failures: int, rng: random.Random | None = None) -> float:
         cap = min(self.max_delay, self.first_delay.get(code, 0.1) * 2 ** (failures - 1))
         return (rng or random).uniform(0.0, cap)
-
-    def botocore_retries(self) -> dict[str, Any]:
-        """botocore's `retries` config: standard mode, this policy's attempts in all."""
-        return {"mode": "standard", "total_max_attempts": self.max_attempts}
 
 
 def error_code(error: Exception) -> str:
