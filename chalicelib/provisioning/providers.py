@@ -9,7 +9,6 @@ provision or deprovision (deleting the model would destroy it, not stop a bill).
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,7 +18,6 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws
-from chalicelib.config.settings import get_settings
 from chalicelib.errors import (
     Conflict,
     InvalidRequest,
@@ -29,8 +27,8 @@ from chalicelib.errors import (
     Throttled,
     TunegateError,
 )
-from chalicelib.providers.openai_compat import api_key
 from chalicelib.storage.provisioned import ProvisionedRecord
+from chalicelib.tuning import openai_api
 
 #: The prompt format is recovered from this much training data at most (whole lines).
 MAX_TRAINING_BYTES = 16 * 1024 * 1024
@@ -38,7 +36,6 @@ MAX_TRAINING_BYTES = 16 * 1024 * 1024
 _NAME_LENGTH = 63
 _PT_STATUS = {"Creating": "creating", "InService": "in_service", "Updating": "in_service"}
 _DEPLOYMENT_STATUS = {"Creating": "creating", "Active": "in_service"}
-OPENAI_TIMEOUT_SECONDS = 20
 
 
 @dataclass(frozen=True)
@@ -218,47 +215,15 @@ class BedrockServing:
 # --- OpenAI ---------------------------------------------------------------------------------
 
 
-def openai_key() -> str | None:
-    """The fine-tuning API's key, read as every OpenAI-compatible key is (`api_key`); a secret
-    that cannot be read is a 503."""
-    settings = get_settings()
-    try:
-        return api_key(
-            settings.tuning_openai_api_key_env, settings.tuning_openai_api_key_secret_arn
-        )
-    except (ClientError, BotoCoreError):
-        raise ServiceUnavailable("The OpenAI key cannot be read.", retry_after=5) from None
-
-
-def _openai_get(path: str, limit: int | None = None) -> bytes:
-    url = get_settings().tuning_openai_base_url.rstrip("/") + path
-    if not url.startswith(("https://", "http://")):
-        raise ServiceUnavailable("TUNING_OPENAI_BASE_URL must be an http(s) URL.")
-    headers = {"Accept": "application/json"}
-    key = openai_key()
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310 (scheme checked)
-    try:
-        with urllib.request.urlopen(request, timeout=OPENAI_TIMEOUT_SECONDS) as reply:  # noqa: S310
-            return bytes(reply.read(limit) if limit else reply.read())
-    except urllib.error.HTTPError as exc:
-        if exc.code == 429:
-            raise Throttled("OpenAI is throttling.", retry_after=5) from None
-        if exc.code == 404:
-            raise NotFound(f"OpenAI has no {path}.") from None
-        raise ModelError(f"OpenAI failed (HTTP {exc.code}) on {path}.") from None
-    except (urllib.error.URLError, TimeoutError, OSError):
-        raise ServiceUnavailable("OpenAI cannot be reached.", retry_after=5) from None
-
-
 class OpenAIServing:
     def custom_model(self, identifier: str) -> CustomModel:
         """The job whose `fine_tuned_model` is `identifier` (OpenAI has no model → job call)."""
         after: str | None = None
         while True:
             query = {"limit": "100", **({"after": after} if after else {})}
-            page = json.loads(_openai_get("/fine_tuning/jobs?" + urllib.parse.urlencode(query)))
+            page = openai_api.request_json(
+                "GET", "/fine_tuning/jobs?" + urllib.parse.urlencode(query)
+            )
             jobs = page.get("data") or []
             for job in jobs:
                 if job.get("fine_tuned_model") == identifier:
@@ -280,4 +245,4 @@ class OpenAIServing:
         if not model.training:
             raise InvalidRequest("OpenAI names no training file for this model.")
         path = f"/files/{urllib.parse.quote(model.training)}/content"
-        return _whole_lines(_openai_get(path, MAX_TRAINING_BYTES))
+        return _whole_lines(openai_api.request("GET", path, limit=MAX_TRAINING_BYTES))

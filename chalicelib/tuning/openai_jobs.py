@@ -1,8 +1,7 @@
 """OpenAI-compatible fine-tuning: upload the files, create the job, read it, cancel it, read
 its loss from the result file (or the job's metrics events).
 
-Standard library HTTP, as the OpenAI-compatible model provider does (no SDK in the Lambda
-bundle); the key comes from the same two sources (an environment variable or a secret). The
+HTTP through `openai_api` (the one client for this API). The
 create is sent once, never retried: OpenAI's fine-tuning API takes no idempotency token, so a
 retry after a lost answer could start a second (billed) job.
 """
@@ -13,23 +12,12 @@ import base64
 import binascii
 import json
 import math
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from chalicelib.config.settings import get_settings
-from chalicelib.errors import (
-    InvalidRequest,
-    ModelError,
-    NotFound,
-    ServiceUnavailable,
-    Throttled,
-    TunegateError,
-)
-from chalicelib.providers.openai_compat import api_key
+from chalicelib.tuning import openai_api
 from chalicelib.tuning.loss import (
     LossFileError,
     LossPoint,
@@ -46,57 +34,6 @@ STATUSES = {
     "failed": "failed",
     "cancelled": "stopped",
 }
-TIMEOUT_SECONDS = 20
-
-
-def _error(status: int, payload: bytes) -> TunegateError:
-    try:
-        message = str(json.loads(payload)["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        message = payload[:300].decode("utf-8", "replace")
-    if status == 429:
-        return Throttled(f"OpenAI is throttling: {message}", retry_after=5)
-    if status == 404:
-        return NotFound(f"OpenAI: {message}")
-    if status in (400, 409, 422):
-        return InvalidRequest(f"OpenAI refused the job: {message}")
-    if status in (401, 403):
-        return ModelError("The OpenAI endpoint refused our credentials.", retryable=False)
-    return ModelError(f"OpenAI failed (HTTP {status}): {message}")
-
-
-def _request(
-    method: str, path: str, body: bytes | None = None, content_type: str = "application/json"
-) -> bytes:
-    settings = get_settings()
-    url = settings.tuning_openai_base_url.rstrip("/") + path
-    headers = {"Accept": "application/json"}
-    if body is not None:
-        headers["Content-Type"] = content_type
-    key = api_key(settings.tuning_openai_api_key_env, settings.tuning_openai_api_key_secret_arn)
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    if not url.startswith(("https://", "http://")):
-        raise ServiceUnavailable("TUNING_OPENAI_BASE_URL must be an http(s) URL.")
-    request = urllib.request.Request(url, data=body, headers=headers, method=method)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            return bytes(response.read())
-    except urllib.error.HTTPError as exc:
-        raise _error(exc.code, exc.read()) from exc
-    except OSError as exc:
-        raise ServiceUnavailable("The OpenAI API could not be reached.", retry_after=5) from exc
-
-
-def _json(method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    raw = _request(method, path, None if body is None else json.dumps(body).encode())
-    try:
-        found = json.loads(raw)
-    except ValueError as exc:
-        raise ModelError("The OpenAI API answered something unreadable.") from exc
-    if not isinstance(found, dict):
-        raise ModelError("The OpenAI API answered something unreadable.")
-    return found
 
 
 def upload_file(path: Path) -> str:
@@ -108,7 +45,7 @@ def upload_file(path: Path) -> str:
         "\r\nContent-Type: application/jsonl\r\n\r\n"
     ).encode()
     body = head + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
-    raw = _request("POST", "/files", body, f"multipart/form-data; boundary={boundary}")
+    raw = openai_api.request("POST", "/files", body, f"multipart/form-data; boundary={boundary}")
     return str(json.loads(raw)["id"])
 
 
@@ -126,7 +63,7 @@ class OpenAITuning:
         }
         if validation:
             body["validation_file"] = validation
-        created = _json("POST", "/fine_tuning/jobs", body)
+        created = openai_api.request_json("POST", "/fine_tuning/jobs", body)
         return ProviderState(
             STATUSES.get(str(created.get("status")), "queued"),
             ids={
@@ -136,7 +73,7 @@ class OpenAITuning:
         )
 
     def read(self, job: Mapping[str, Any]) -> ProviderState:
-        found = _json("GET", f"/fine_tuning/jobs/{job['provider_job_id']}")
+        found = openai_api.request_json("GET", f"/fine_tuning/jobs/{job['provider_job_id']}")
         error = found.get("error") if isinstance(found.get("error"), dict) else None
         tokens = found.get("trained_tokens")
         return ProviderState(
@@ -152,12 +89,12 @@ class OpenAITuning:
         )
 
     def stop(self, job: Mapping[str, Any]) -> None:
-        _json("POST", f"/fine_tuning/jobs/{job['provider_job_id']}/cancel")
+        openai_api.request_json("POST", f"/fine_tuning/jobs/{job['provider_job_id']}/cancel")
 
     def metrics(self, job: Mapping[str, Any]) -> list[LossPoint]:
         per_epoch = _steps_per_epoch(job)
         for file_id in job.get("provider_result_files") or []:
-            raw = _request("GET", f"/files/{file_id}/content")
+            raw = openai_api.request("GET", f"/files/{file_id}/content")
             try:  # OpenAI serves the result file base64-encoded
                 text = base64.b64decode(raw, validate=True).decode("utf-8", "replace")
             except (binascii.Error, ValueError):
@@ -166,7 +103,9 @@ class OpenAITuning:
                 return parse_openai_results(text, per_epoch)
             except LossFileError:
                 continue
-        events = _json("GET", f"/fine_tuning/jobs/{job['provider_job_id']}/events?limit=1000")
+        events = openai_api.request_json(
+            "GET", f"/fine_tuning/jobs/{job['provider_job_id']}/events?limit=1000"
+        )
         data = events.get("data")
         return parse_openai_events(data if isinstance(data, list) else [], per_epoch)
 
