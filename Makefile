@@ -27,8 +27,13 @@ lint: install
 test: lint
 	$(PY) -m pytest -q
 
+# Every benchmark in turn, each with its load average; one that fails does not stop the rest,
+# and the run fails at the end naming it.
 bench: install
-	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+	@failed=""; for f in bench/bench_*.py; do \
+	  echo "== $$f (load average $$(cut -d' ' -f1-3 /proc/loadavg), $$(date -u +%H:%M:%S) UTC)"; \
+	  $(PY) $$f || failed="$$failed $$f"; done; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 # The deployable artefacts of a stage: out/sam.json (with infra/resources.json merged) and
 # out/deployment.zip. No AWS calls: the region is only written into the template. The X-Ray
