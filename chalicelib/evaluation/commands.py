@@ -183,6 +183,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                     bar.advance(1, errors=int(result.has_error))
             else:
                 spool.close()
+                cache.close()  # the workers open their own; none may inherit this one
                 tasks = shard_tasks(
                     processes,
                     n_items=total,

@@ -144,7 +144,7 @@ def _start(out: Path, *extra: str) -> subprocess.Popen[str]:
 
 
 def _children(pid: int) -> list[int]:
-    """The evaluate workers among `pid`'s child processes (not multiprocessing's tracker)."""
+    """The evaluate workers: `pid`'s child processes (forked: the same command line)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -155,7 +155,7 @@ def _children(pid: int) -> list[int]:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid and b"spawn_main" in cmdline:
+        if ppid == pid and b"chalicelib.cli" in cmdline:
             found.append(int(entry.name))
     return sorted(found)
 
