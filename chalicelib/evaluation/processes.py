@@ -136,7 +136,7 @@ def run_shards(
     workers: list[tuple[Any, Connection]] = []
     states: dict[int, dict[str, Any]] = {}
     try:
-        with _sigint_blocked():  # inherited through exec: Ctrl-C reaches the parent only
+        with _sigint_blocked():  # inherited (fork or exec): Ctrl-C reaches the parent only
             for task in tasks:
                 mine, theirs = context.Pipe()
                 inherited = [conn for _, conn in workers]  # a fork must not hold these open
@@ -174,34 +174,37 @@ def _receive(
     by_sentinel = {p.sentinel: i for i, (p, _) in enumerate(workers) if i not in states}
     ready = wait([*by_conn, *by_sentinel])
     for conn in (c for c in ready if c in by_conn):
-        i = by_conn[conn]
-        try:
-            kind, *body = conn.recv()
-        except (EOFError, OSError):
-            continue  # exited: its sentinel says how
-        if kind == "progress":
-            advance(*body)
-        elif kind == "done":
-            states[i] = body[0]
-        else:
-            raise WorkerFailed(f"worker {i + 1} of {len(workers)} failed: {body[0]}")
+        with contextlib.suppress(EOFError, OSError):  # exited: its sentinel says how
+            _handle(by_conn[conn], conn.recv(), workers, states, advance)
     for i in (by_sentinel[s] for s in ready if s in by_sentinel):
         conn = workers[i][1]
-        while i not in states and conn.poll():  # what it sent just before exiting
-            with contextlib.suppress(EOFError, OSError):
-                kind, *body = conn.recv()
-                if kind == "done":
-                    states[i] = body[0]
-                elif kind == "progress":
-                    advance(*body)
-                else:
-                    raise WorkerFailed(f"worker {i + 1} of {len(workers)} failed: {body[0]}")
+        try:
+            while i not in states and conn.poll():  # what it sent just before exiting
+                _handle(i, conn.recv(), workers, states, advance)
+        except (EOFError, OSError):
+            pass
         if i not in states:
             process = workers[i][0]
             process.join(_STOP_SECONDS)  # its pipe closes a moment before it can be reaped
             code = process.exitcode
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit {code}"
             raise WorkerFailed(f"worker {i + 1} of {len(workers)} stopped ({how})")
+
+
+def _handle(
+    i: int,
+    message: tuple[Any, ...],
+    workers: Sequence[object],
+    states: dict[int, dict[str, Any]],
+    advance: Callable[[int, int], None],
+) -> None:
+    kind, *body = message
+    if kind == "progress":
+        advance(*body)
+    elif kind == "done":
+        states[i] = body[0]
+    else:
+        raise WorkerFailed(f"worker {i + 1} of {len(workers)} failed: {body[0]}")
 
 
 def _stop(workers: Sequence[tuple[Any, Connection]]) -> None:
