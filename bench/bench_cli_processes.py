@@ -6,7 +6,9 @@ emulator per latency; the ratio is 2 processes' items/s over 1 process's, same r
 - items/s: items over the run's own `duration_seconds` (results.json: the evaluation, not the
   interpreter start or the dataset's validation pass); `wall s` is the whole command.
 - client CPU: the CLI's user + system time with its reaped workers (os.wait4), per item.
-- RSS: the peak of the summed VmRSS of the CLI and its workers, sampled every 20 ms.
+- memory: the peak of the summed PSS of the CLI and its workers (forked workers share pages
+  with the CLI: PSS counts a shared page once over the processes sharing it; RSS per process
+  would count it in each), sampled every 20 ms.
 
 Run: .venv/bin/python bench/bench_cli_processes.py [--items 4000] [--repeats 2]
 """
@@ -35,8 +37,8 @@ CONCURRENCY = 32
 PROCESSES = ("1", "2", "auto")
 
 
-def tree_rss_mb(pid: int) -> float:
-    """VmRSS of `pid` and its direct children (the workers), in MB."""
+def tree_pss_mb(pid: int) -> float:
+    """PSS of `pid` and its direct children (the workers), in MB."""
     total = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -45,11 +47,11 @@ def tree_rss_mb(pid: int) -> float:
             stat = (entry / "stat").read_text()
             if entry.name != str(pid) and int(stat.rsplit(")", 1)[1].split()[1]) != pid:
                 continue
-            status = (entry / "status").read_text()
+            status = (entry / "smaps_rollup").read_text()
         except OSError:
             continue
         for line in status.splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith("Pss:"):
                 total += int(line.split()[1])
     return total / 1024
 
@@ -75,7 +77,7 @@ def run_cli(
 
     def sample() -> None:
         while not finished.wait(0.02):
-            peak[0] = max(peak[0], tree_rss_mb(process.pid))
+            peak[0] = max(peak[0], tree_pss_mb(process.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -95,7 +97,7 @@ def run_cli(
         "wall": wall,
         "cpu_ms": (usage.ru_utime + usage.ru_stime) / n * 1000,
         "emulator_cpu_ms": (process_cpu_seconds(emulator_pid) - emulator_cpu) / n * 1000,
-        "rss_mb": peak[0],
+        "pss_mb": peak[0],
     }
 
 
@@ -140,7 +142,7 @@ def main() -> None:
     )
     print(
         "| latency ms | processes | items/s | vs 1 process | ideal items/s | % of ideal | wall s "
-        "| client CPU ms/item | emulator CPU ms/item | peak RSS MB (all processes) |"
+        "| client CPU ms/item | emulator CPU ms/item | peak PSS MB (all processes) |"
     )
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for latency in args.latency_ms:
@@ -156,7 +158,7 @@ def main() -> None:
                 f"| {share} | {median(r['wall'] for r in runs):.1f} "
                 f"| {median(r['cpu_ms'] for r in runs):.2f} "
                 f"| {median(r['emulator_cpu_ms'] for r in runs):.2f} "
-                f"| {max(r['rss_mb'] for r in runs):.0f} |"
+                f"| {max(r['pss_mb'] for r in runs):.0f} |"
             )
 
 
