@@ -207,3 +207,35 @@ def _lm_eval(out: Path) -> dict[str, Any]:
 
 def _without(items: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
     return [{k: v for k, v in item.items() if k not in keys} for item in items]
+
+
+def test_the_progress_bar_and_an_s3_dataset_with_two_processes(
+    fresh_emulator: Any, tmp_path: Path
+) -> None:
+    """The bar counts both workers' items; each worker streams the S3 object itself (with its
+    own client: a forked parent's pooled connection is not reused)."""
+    from chalicelib import aws
+    from tests.evaluation.test_evaluate_cli import BEDROCK_SET
+
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="tunegate-eval-processes")
+    s3.put_object(Bucket="tunegate-eval-processes", Key="test.jsonl", Body=BEDROCK_SET.read_bytes())
+    out = tmp_path / "s3"
+    args = evaluate_args(
+        out,
+        "sentiment-converse",
+        dataset="s3://tunegate-eval-processes/test.jsonl",
+        extra=("--processes", "2", "--limit", "40"),
+    )
+    done = subprocess.run(
+        command(*args),
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "TUNEGATE_PROGRESS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "40/40 items 100%" in done.stderr.split("\r")[-1]
+    assert [i["index"] for i in read_items(out)] == list(range(40))
+    assert fresh_emulator.stats()["total"] == 40
