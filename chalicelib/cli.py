@@ -191,7 +191,7 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
-def _logs_to_stderr() -> None:
+def logs_to_stderr() -> None:
     """The services log JSON lines (to stdout, as Lambda collects them); a command's stdout is
     its answer (JSON, a table), so here the same lines go to stderr."""
     from chalicelib.observability import logger
@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.environment = stage_process_environment(args.stage)
-    _logs_to_stderr()
+    logs_to_stderr()
     return quiet_on_broken_pipe(lambda: int(args.handler(args)))
 
 

@@ -1,12 +1,14 @@
 """The `evaluate` and `report` subcommands: argument parsing, progress and printing only.
 
 Exit status: 0 when the evaluation ran (item errors included), 2 when it could not run (unknown
-model, bad dataset, unreadable file, bad configuration), 130 when interrupted (rerun to resume).
+model, bad dataset, unreadable file, bad configuration), 1 when a worker process of
+`--processes N` failed and 130 when interrupted (rerun to resume, in both cases).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -40,6 +42,13 @@ def _bounded(low: int, high: int | None = None) -> Any:
         return value
 
     return parse
+
+
+def _processes(text: str) -> int | str:
+    """--processes: a count of at least 1, or `auto` (chalicelib/evaluation/processes.py)."""
+    if text == "auto":
+        return text
+    return int(_bounded(1)(text))
 
 
 def _deployments(settings: Settings, names: Sequence[str]) -> list[Deployment]:
@@ -113,6 +122,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from chalicelib.evaluation.datasets import DatasetError
     from chalicelib.evaluation.judge_run import Judge
     from chalicelib.evaluation.outputs import CACHE, ItemsSpool
+    from chalicelib.evaluation.processes import (
+        WorkerFailed,
+        plan_processes,
+        run_shards,
+        shard_tasks,
+    )
     from chalicelib.evaluation.results import assemble
     from chalicelib.evaluation.runner import Evaluator
     from chalicelib.evaluation.scoring import reference_check
@@ -146,16 +161,43 @@ def run_evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
         judged=judge_plan is not None,
     )
-    cache = SqliteCache(out_dir / CACHE)
+    processes = plan_processes(
+        args.processes,
+        n_items=total,
+        n_models=len(deployments),
+        concurrency=args.concurrency,
+        cpus=os.cpu_count(),
+    )
+    cache = SqliteCache(out_dir / CACHE)  # created here, before any worker opens it
     spool = ItemsSpool(out_dir)
-    judge = None if judge_plan is None else Judge(judge_plan)
-    evaluator = Evaluator(deployments, concurrency=args.concurrency, cache=cache, judge=judge)
     try:
         with Progress(total, "evaluate") as bar:
-            for result in evaluator.run(dataset.items(args.limit)):
-                spool.write(result)
-                totals.add(result)
-                bar.advance(1, errors=int(result.has_error))
+            if processes == 1:
+                judge = None if judge_plan is None else Judge(judge_plan)
+                evaluator = Evaluator(
+                    deployments, concurrency=args.concurrency, cache=cache, judge=judge
+                )
+                for result in evaluator.run(dataset.items(args.limit), ordered=True):
+                    spool.write(result)
+                    totals.add(result)
+                    bar.advance(1, errors=int(result.has_error))
+            else:
+                spool.close()
+                cache.close()  # the workers open their own; none may inherit this one
+                tasks = shard_tasks(
+                    processes,
+                    n_items=total,
+                    concurrency=args.concurrency,
+                    out_dir=out_dir,
+                    cache=cache.path,
+                    environment=args.environment,
+                    dataset=args.dataset,
+                    deployments=deployments,
+                    judge=judge_plan,
+                    samples=args.samples,
+                    seed=args.seed,
+                )
+                run_shards(tasks, totals, spool.path, lambda n, e: bar.advance(n, errors=e))
         spool.close()
         seconds = time.monotonic() - clock
         run = assemble(
@@ -179,6 +221,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    except WorkerFailed as exc:
+        print(
+            f"\nevaluate: error: {exc}\nfinished answers are kept in {out_dir / CACHE}: "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 1
     except OSError as exc:
         return fail("evaluate", exc)
     finally:
@@ -334,6 +383,15 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_CONCURRENCY,
         help="most model calls in flight; lowered automatically while throttled "
         "(default: %(default)s)",
+    )
+    evaluate.add_argument(
+        "--processes",
+        type=_processes,
+        default=1,
+        metavar="N|auto",
+        help="worker processes sharing the items and the concurrency, for runs one core cannot "
+        "keep up with (same files as one process); auto: one per CPU (at most 4) from 2,000 "
+        "model calls, else one (default: %(default)s)",
     )
     evaluate.add_argument("--limit", type=_bounded(1), default=None, help="first N items only")
     evaluate.add_argument("--seed", type=int, default=0, help="bootstrap and sample seed")

@@ -60,8 +60,8 @@ class ItemsSpool:
     """items.jsonl as it grows: a hidden file in the output folder, written as results arrive
     (nothing per item stays in memory) and copied into place with the other outputs."""
 
-    def __init__(self, out_dir: Path) -> None:
-        self.path = out_dir / f".{ITEMS}.{os.getpid()}.partial"
+    def __init__(self, out_dir: Path, *, path: Path | None = None) -> None:
+        self.path = path or out_dir / f".{ITEMS}.{os.getpid()}.partial"
         self._handle: TextIO | None = open(self.path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
 
     def write(self, result: ItemResult) -> None:

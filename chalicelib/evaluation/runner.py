@@ -8,7 +8,7 @@ import queue
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -30,6 +30,7 @@ from chalicelib.providers.retries import EVALUATION, ONE_ATTEMPT, RetryPolicy, e
 from chalicelib.serving.prompting import render_prompt, resolve_params
 
 CallModel = Callable[[Deployment, Prompt, InferenceParams], Completion]
+ORDER_AHEAD = 8  # run(ordered=True): finished results held behind the first, in windows
 
 
 def call_once(deployment: Deployment, prompt: Prompt, params: InferenceParams) -> Completion:
@@ -127,26 +128,46 @@ class Evaluator:
             self._cache.put(key, answer)
         return CallOutcome(answer, attempts=attempts, cached=False)
 
-    def run(self, items: Iterable[Item], window: int | None = None) -> Iterator[ItemResult]:
+    def run(
+        self, items: Iterable[Item], window: int | None = None, *, ordered: bool = False
+    ) -> Iterator[ItemResult]:
         """Results as they complete (not in input order), with at most `window` items in flight
-        (default 2 x concurrency), so memory does not grow with the dataset."""
+        (default 2 x concurrency), so memory does not grow with the dataset. `ordered`: results
+        in input order instead (files that must not depend on timing), holding at most
+        ORDER_AHEAD windows of finished results behind a slow first one."""
         window = window or 2 * self.concurrency
+        ahead = ORDER_AHEAD * window if ordered else 0
         self._stop.clear()
         done: queue.Queue[Future[ItemResult]] = queue.Queue()
+        held: deque[Future[ItemResult]] = deque()  # ordered: submitted, not yet yielded
         in_flight = 0
         finished = False
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="evaluate") as pool:
             try:
                 for item in items:
-                    while in_flight >= window:
+                    while True:
+                        while held and held[0].done():
+                            yield held.popleft().result()
+                        if in_flight < window and len(held) < max(ahead, 1):
+                            break
                         in_flight -= 1
-                        yield done.get().result()
+                        completed = done.get()
+                        if not ordered:
+                            yield completed.result()
                     future = pool.submit(self.evaluate_item, item)
                     future.add_done_callback(done.put)
                     in_flight += 1
+                    if ordered:
+                        held.append(future)
                 while in_flight:
                     in_flight -= 1
-                    yield done.get().result()
+                    completed = done.get()
+                    if not ordered:
+                        yield completed.result()
+                    while held and held[0].done():
+                        yield held.popleft().result()
+                while held:
+                    yield held.popleft().result()
                 finished = True
             finally:
                 if not finished:  # interrupted or closed early: let workers wind down quickly

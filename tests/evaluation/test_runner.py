@@ -221,3 +221,37 @@ def test_an_unexpected_failure_stays_with_its_item(runner_stack: Any) -> None:
     assert failed == expected and len(failed) >= 1
     assert {r.answers[0].error_code for r in results if r.has_error} == {"internal_error"}
     assert len(results) == 12
+
+
+def test_ordered_results_come_in_input_order_behind_a_slow_first_item(runner_stack: Any) -> None:
+    """`ordered=True` (the CLI's items.jsonl): input order whatever the completion order, and at
+    most ORDER_AHEAD windows held behind the slow first item (memory stays bounded)."""
+    import threading
+
+    from chalicelib.evaluation.runner import ORDER_AHEAD
+    from chalicelib.providers import complete
+
+    chosen = registry(runner_stack)["sentiment-converse"]
+    first = items(1)[0].input
+    started = {"others": 0}
+    lock, enough = threading.Lock(), threading.Event()
+    limit = ORDER_AHEAD * 4 - 1  # concurrency 2: a window of 4, the first item among them
+
+    def slow_first(dep: Deployment, prompt: Any, params: Any) -> Any:
+        if prompt.messages[-1].content.startswith(str(first)[:40]):
+            enough.wait(30)  # until the runner has started all it may hold behind this one
+            seen = started["others"]
+            answer = complete(dep, prompt, params)
+            started["at_release"] = seen
+            return answer
+        with lock:
+            started["others"] += 1
+            if started["others"] >= limit:
+                enough.set()
+        return complete(dep, prompt, params)
+
+    evaluator = Evaluator([chosen], concurrency=2, call=slow_first)
+    results = list(evaluator.run(items(60), ordered=True))
+    assert [r.item.index for r in results] == list(range(60))
+    assert not any(r.has_error for r in results)
+    assert started["at_release"] == limit
