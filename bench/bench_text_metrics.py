@@ -98,7 +98,7 @@ def theirs(pairs: list[tuple[str, str]]) -> list[tuple[float, float]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pairs", type=int, default=100_000)
+    parser.add_argument("--pairs", type=int, default=50_000)
     parser.add_argument("--words", type=int, default=50)
     args = parser.parse_args()
     pairs = make_pairs(args.pairs, args.words)
