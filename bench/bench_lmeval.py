@@ -25,6 +25,7 @@ Run: .venv/bin/python bench/bench_lmeval.py [--items 2000] [--rounds 2] [--concu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -90,6 +91,7 @@ class Run:
     cpu: float
     rss_mb: float | None
     emulator_cpu: float
+    phase_cpu: float | None = None  # the client's CPU during the request phase
     answers: dict[int, str] = field(default_factory=dict)
 
 
@@ -144,11 +146,14 @@ class CallWatch:
     connection, every 20 ms, from this otherwise idle process), sampling the call count and the
     emulator's CPU: phase = last change − first change + the model latency; the emulator's CPU
     is taken from the poll before the first change to the poll after the last answer, so its
-    idle polling during the subprocess's start-up is left out."""
+    idle polling during the subprocess's start-up is left out. The client's CPU (set
+    `client_pid`) is sampled alike: its CPU per item while requesting, without its start-up."""
 
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
-        self.samples: list[tuple[float, int, float]] = []  # (time, calls, emulator CPU s)
+        self.client_pid = 0
+        # (time, calls, emulator CPU s, client CPU s)
+        self.samples: list[tuple[float, int, float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
@@ -156,7 +161,11 @@ class CallWatch:
         connection.request("GET", "/_emulator/stats")
         total = int(json.loads(connection.getresponse().read())["total"])
         now = time.perf_counter()
-        self.samples.append((now, total, process_cpu_seconds(self.emulator.pid)))
+        client = self.samples[-1][3] if self.samples else 0.0
+        if self.client_pid:
+            with contextlib.suppress(OSError):  # already reaped
+                client = process_cpu_seconds(self.client_pid)
+        self.samples.append((now, total, process_cpu_seconds(self.emulator.pid), client))
 
     def _poll(self) -> None:
         connection = http.client.HTTPConnection(urlsplit(self.emulator.url).netloc, timeout=10)
@@ -176,9 +185,9 @@ class CallWatch:
         self._stop.set()
         self._thread.join()
 
-    def phase(self) -> tuple[float, float] | None:
-        """(seconds, emulator CPU seconds) of the request phase; None if no call was seen."""
-        calls = [total for _, total, _ in self.samples]
+    def phase(self) -> tuple[float, float, float] | None:
+        """(seconds, emulator CPU s, client CPU s) of the request phase; None if no call."""
+        calls = [sample[1] for sample in self.samples]
         changed = [i for i in range(1, len(calls)) if calls[i] != calls[i - 1]]
         if not changed:
             return None
@@ -186,7 +195,8 @@ class CallWatch:
         seconds = self.samples[last][0] - self.samples[first][0] + self.emulator.latency
         done = self.samples[last][0] + self.emulator.latency
         end = next((i for i in range(last, len(calls)) if self.samples[i][0] >= done), -1)
-        return seconds, self.samples[end][2] - self.samples[first - 1][2]
+        start, stop = self.samples[first - 1], self.samples[end]
+        return seconds, stop[2] - start[2], stop[3] - start[3]
 
 
 def run_child(command: list[str], env: dict[str, str], emulator: Emulator) -> tuple[Run, str]:
@@ -197,6 +207,7 @@ def run_child(command: list[str], env: dict[str, str], emulator: Emulator) -> tu
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err
         )
+        watch.client_pid = process.pid
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         err.seek(0)
@@ -213,6 +224,7 @@ def run_child(command: list[str], env: dict[str, str], emulator: Emulator) -> tu
         cpu=usage.ru_utime + usage.ru_stime,
         rss_mb=usage.ru_maxrss / 1024,  # KiB on Linux
         emulator_cpu=phase[1] if phase else 0.0,
+        phase_cpu=phase[2] if phase else None,
     )
     return run, stderr
 
@@ -290,6 +302,7 @@ def runner_in_process(
     cpu, emulator_cpu = cpu_seconds(), process_cpu_seconds(emulator.pid)
     cache_dir = Path(tempfile.mkdtemp(prefix="runner-", dir=workdir))  # a fresh answer cache
     seconds, errors = run_runner(dataset, concurrency, cache_dir, model_id)
+    used = cpu_seconds() - cpu
     if errors:
         raise SystemExit(f"runner: {errors} items with errors")
     return Run(
@@ -297,9 +310,10 @@ def runner_in_process(
         n=len(dataset),
         wall=seconds,
         phase=seconds,
-        cpu=cpu_seconds() - cpu,
+        cpu=used,
         rss_mb=None,
         emulator_cpu=process_cpu_seconds(emulator.pid) - emulator_cpu,
+        phase_cpu=used,
     )
 
 
@@ -348,7 +362,7 @@ def main() -> None:
     load_before = os.getloadavg()
     process, url = start_emulator(args.latency_ms)
     emulator = Emulator(process.pid, url, args.latency_ms / 1000)
-    registry = workdir / "models.json"
+    registry = workdir / "registry.json"  # configure() writes models.json for the runner row
     write_registry(registry, url, args.model)
     env = {
         **os.environ,
@@ -406,27 +420,25 @@ def report(
         f"load average before {load_before[0]:.1f}, during {min(loads):.1f}–{max(loads):.1f}\n"
     )
     print(
-        "| path | items | wall s | items/s (wall) | % of ideal (wall) | request phase items/s "
-        "| % of ideal (phase) | client CPU s | CPU ms/item | peak RSS MB | emulator CPU ms/call |"
+        "| path | wall s | items/s | % of ideal | request phase s | items/s | % of ideal "
+        "| client CPU s | CPU ms/item requesting | peak RSS MB | emulator CPU ms/call |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    rates: dict[str, list[float]] = {}
-    phase_rates: dict[str, list[float]] = {}
+    rates = {name: [run.n / run.wall for run in done] for name, done in runs.items()}
+    phase_rates = {
+        name: [run.n / (run.phase or run.wall) for run in done] for name, done in runs.items()
+    }
     for name, done in runs.items():
-        n = done[0].n
-        rates[name] = [run.n / run.wall for run in done]
-        phase_rates[name] = [run.n / run.phase for run in done if run.phase]
         rss = [run.rss_mb for run in done if run.rss_mb is not None]
-        cpu_note = " (run only)" if name == RUNNER else ""
-        wall_note = " (run only)" if name == RUNNER else ""
+        label = f"{name} (run only)" if name == RUNNER else name
         print(
-            f"| {name} | {n} | {fmt_range([r.wall for r in done], 2)}{wall_note} | "
-            f"{fmt_range(rates[name], 1)} | "
-            f"{median(rates[name]) / ideal_rate * 100:.1f}% | "
-            f"{fmt_range(phase_rates[name], 1) if phase_rates[name] else '—'} | "
+            f"| {label} | {fmt_range([r.wall for r in done], 2)} | "
+            f"{fmt_range(rates[name], 0)} | {median(rates[name]) / ideal_rate * 100:.1f}% | "
+            f"{fmt_range([r.phase or r.wall for r in done], 2)} | "
+            f"{fmt_range(phase_rates[name], 0)} | "
             f"{median(phase_rates[name]) / ideal_rate * 100:.1f}% | "
-            f"{fmt_range([r.cpu for r in done], 2)}{cpu_note} | "
-            f"{median([r.cpu / r.n * 1000 for r in done]):.2f} | "
+            f"{fmt_range([r.cpu for r in done], 2)} | "
+            f"{median([(r.phase_cpu or 0.0) / r.n * 1000 for r in done]):.2f} | "
             f"{fmt_range(rss, 0) if rss else '—'} | "
             f"{median([r.emulator_cpu / r.n * 1000 for r in done]):.2f} |"
         )
@@ -434,11 +446,13 @@ def report(
         f"\nideal: {args.items} items × {args.latency_ms} ms / {args.concurrency} = "
         f"{args.items * latency / args.concurrency:.2f} s, {ideal_rate:.0f} items/s"
     )
-    base, base_phase = median(rates[LM_EVAL]), median(phase_rates[LM_EVAL])
     for name in (CLI_BEDROCK, CLI_OPENAI, RUNNER):
+        whole = [a / b for a, b in zip(rates[name], rates[LM_EVAL], strict=True)]
+        phase = [a / b for a, b in zip(phase_rates[name], phase_rates[LM_EVAL], strict=True)]
         print(
-            f"ratio {name} / lm-eval items/s: {median(rates[name]) / base:.2f}x whole run, "
-            f"{median(phase_rates[name]) / base_phase:.2f}x request phase (goal ≥ 1.0)"
+            f"{name} / lm-eval items/s (goal ≥ 1.0), per round: whole run "
+            f"{', '.join(f'{r:.2f}' for r in whole)}; request phase "
+            f"{', '.join(f'{r:.2f}' for r in phase)}"
         )
     runner = median(phase_rates[RUNNER]) / ideal_rate * 100
     print(
