@@ -26,7 +26,14 @@ class CachedAnswer:
     latency_ms: float | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
+        # The fields by hand, not `asdict` (a deep copy per answer, on the runner's hot path).
+        fields = {
+            "text": self.text,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "latency_ms": self.latency_ms,
+        }
+        return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, raw: str) -> CachedAnswer:
