@@ -205,6 +205,9 @@ def main() -> None:
                 )
                 if job["status"] not in ("queued", "running"):
                     break
+                dead = [w.pid for w in workers if w.poll() is not None]
+                if dead or time.perf_counter() - started > 600:
+                    raise SystemExit(f"the job did not finish (worker processes exited: {dead})")
                 time.sleep(0.2)
             wall = time.perf_counter() - started
             cpu = {child.pid: process_cpu(child.pid) - cpu_before[child.pid] for child in children}

@@ -99,7 +99,8 @@ def install() -> None:
         (queue.JobQueue, "send", "successor message"),
     ]
     for cls, name, phase in methods:
-        setattr(cls, name, timed(phase, getattr(cls, name)))
+        if hasattr(cls, name):  # a step the code under test no longer has is not timed
+            setattr(cls, name, timed(phase, getattr(cls, name)))
     atexit.register(dump)
 
 
