@@ -161,8 +161,10 @@ def run_chunk(ctx: JobContext, message: JobMessage) -> None:
         )
         if result == "stale":
             return
-        # The chunk's answers are left to expire (EVALUATION_CACHE_TTL_DAYS): deleting them
-        # cost as many writes as storing them and held the worker ~70 ms per chunk.
+        try:
+            cache.discard()
+        except Exception:  # they expire anyway
+            logger.warning("answer cache cleanup failed", exc_info=True)
     finalize_if_complete(ctx, job)
 
 

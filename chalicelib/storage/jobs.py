@@ -4,9 +4,8 @@ keys `pk`, `sk`; `memory_jobs` holds the in-memory twin).
 - `job#<id>` / `meta`: the JobRecord.
 - `job#<id>` / `chunk#<n>`: a ChunkRecord, written only by `commit_chunk`, in the same
   transaction that adds its counts to the job; conditions make each (chunk, round) count once.
-- `cache#<id>` / `<answer key>`: the job's answer cache, so a chunk that is run again after a
-  crash does not call the model for answers it already has. Its items are never deleted, they
-  expire (`expires_at`, the table's TTL): a delete costs the write its put cost.
+- `cache#<id>` / `<answer key>`: the job's answer cache (expires), so a chunk that is run again
+  after a crash does not call the model for answers it already has.
 """
 
 from __future__ import annotations
@@ -49,6 +48,8 @@ class ChunkAnswerCache(Protocol):
     def put(self, key: str, answer: CachedAnswer) -> None: ...
 
     def close(self) -> None: ...
+
+    def discard(self) -> None: ...
 
 
 class JobStore(Protocol):
@@ -381,6 +382,20 @@ class DynamoAnswerCache:
             writer = self._writer
         if writer is not None:
             writer.join()
+
+    def discard(self) -> None:
+        """Delete this chunk's answers once the chunk is committed: they only serve a rerun
+        of an uncommitted chunk, and the table stays the size of the work in flight."""
+        self.close()
+        with self._cond:
+            stored = sorted(k for k, answer in self._known.items() if answer is not None)
+        for start in range(0, len(stored), _BATCH_WRITE):
+            self._write(
+                [
+                    {"DeleteRequest": {"Key": {"pk": {"S": self.pk}, "sk": {"S": key}}}}
+                    for key in stored[start : start + _BATCH_WRITE]
+                ]
+            )
 
     def _write_behind(self) -> None:
         while True:

@@ -186,9 +186,26 @@ class MemoryAnswerCache(MemoryCache):
     """One job's answers, shared by every cache of that job (as the table's items are), so a
     rerun finds what an interrupted run stored. No expiry: tests outlive no TTL."""
 
+    def __init__(self, answers: dict[str, CachedAnswer], lock: threading.Lock) -> None:
+        super().__init__(answers, lock)
+        self._mine: set[str] = set()
+
     def preload(self, keys: Iterable[str]) -> int:
         with self._lock:
-            return sum(k in self._answers for k in set(keys))
+            found = {k for k in set(keys) if k in self._answers}
+            self._mine |= found
+            return len(found)
+
+    def put(self, key: str, answer: CachedAnswer) -> None:
+        super().put(key, answer)
+        with self._lock:
+            self._mine.add(key)
 
     def close(self) -> None:
         """Nothing is written behind."""
+
+    def discard(self) -> None:
+        with self._lock:
+            for key in self._mine:
+                self._answers.pop(key, None)
+            self._mine.clear()

@@ -200,27 +200,3 @@ def test_a_failing_message_is_reported_and_its_last_delivery_fails_the_job(
     failed = jobs.job(evaluation_id)
     assert failed["status"] == "failed" and failed["error"]["code"] == "internal_error"
     assert jobs.calls() == 0
-
-
-def test_a_committed_chunk_leaves_its_answers_to_expire(jobs: Harness) -> None:
-    """Deleting a committed chunk's answers cost as many writes as storing them; they expire
-    instead (the table's TTL on `expires_at`), within EVALUATION_CACHE_TTL_DAYS."""
-    import boto3
-
-    from chalicelib.config.settings import get_settings
-
-    records = records_of_test_set()[:20]
-    evaluation_id = jobs.submit({"models": MODELS, "dataset": {"records": records}})
-    before = time.time()
-    assert jobs.run(evaluation_id)["status"] == "succeeded"
-    settings = get_settings()
-    reply = boto3.client("dynamodb").query(
-        TableName=settings.evaluations_table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"cache#{evaluation_id}"}},
-        ConsistentRead=True,
-    )
-    assert reply["Count"] == len(records) * len(MODELS)  # every answer, once
-    ttl = settings.jobs.cache_ttl_days * 86400
-    expiries = [int(item["expires_at"]["N"]) for item in reply["Items"]]
-    assert all(before + ttl - 1 <= e <= time.time() + ttl + 1 for e in expiries)

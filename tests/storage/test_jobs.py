@@ -148,7 +148,7 @@ def test_a_released_or_expired_claim_can_be_taken(store: Any) -> None:
     assert (job.status, job.finished_at, job.finalizer_until) == ("failed", "t", None)
 
 
-def test_the_answer_cache_is_per_job_and_found_by_a_rerun(store: Any) -> None:
+def test_the_answer_cache_survives_its_chunk_until_discarded(store: Any) -> None:
     from chalicelib.evaluation.cache import CachedAnswer
 
     evaluation_id = running_job(store)
@@ -161,3 +161,5 @@ def test_the_answer_cache_is_per_job_and_found_by_a_rerun(store: Any) -> None:
     assert rerun.get("k1") == CachedAnswer("positive", 3, 1, 12.5)
     assert rerun.get("k3") is None
     assert store.answer_cache(uuid.uuid4().hex, 3600).preload(["k1"]) == 0  # per job
+    rerun.discard()
+    assert store.answer_cache(evaluation_id, 3600).preload(["k1", "k2"]) == 0
