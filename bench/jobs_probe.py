@@ -91,6 +91,7 @@ def install() -> None:
     methods = [
         (store.DynamoJobStore, "get", "job reads"),
         (store.DynamoJobStore, "get_chunk", "job reads"),
+        (store.DynamoJobStore, "get_with_chunk", "job reads"),
         (store.DynamoJobStore, "commit_chunk", "commit transaction"),
         (store.DynamoAnswerCache, "preload", "cache preload"),
         (store.DynamoAnswerCache, "discard", "cache discard"),
