@@ -1,11 +1,13 @@
 """A 10,000-item evaluation job on the local stack, end to end: the dataset in S3 (moto server),
 `POST /v1/evaluations` through the app, the chunks run by the local worker (4 processes, like 4
 concurrent Lambdas), the emulator answering after 50 ms. Wall time from submit to the final
-status, against the ideal items x latency / (chunks in flight x concurrency per chunk).
+status, against the ideal items x latency / (chunks in flight x concurrency per chunk), and the
+workers' CPU per item: the model calls against the job machinery, step by step (the workers are
+bench/jobs_probe.py, scripts/worker.py with each step timed).
 
 moto and the emulator run as their own processes, so the 2 cores are shared the way a real
 deployment would not share them: the efficiency is a floor, not a forecast.
-Run: .venv/bin/python bench/bench_jobs.py [--items 10000] [--latency-ms 50]
+Run: .venv/bin/python bench/bench_jobs.py [--items 10000] [--latency-ms 50] [--processes 4]
 """
 
 from __future__ import annotations
