@@ -1,11 +1,13 @@
 """A 10,000-item evaluation job on the local stack, end to end: the dataset in S3 (moto server),
 `POST /v1/evaluations` through the app, the chunks run by the local worker (4 processes, like 4
 concurrent Lambdas), the emulator answering after 50 ms. Wall time from submit to the final
-status, against the ideal items x latency / (chunks in flight x concurrency per chunk).
+status, against the ideal items x latency / (chunks in flight x concurrency per chunk), and the
+workers' CPU per item: the model calls against the job machinery, step by step (the workers are
+bench/jobs_probe.py, scripts/worker.py with each step timed).
 
 moto and the emulator run as their own processes, so the 2 cores are shared the way a real
 deployment would not share them: the efficiency is a floor, not a forecast.
-Run: .venv/bin/python bench/bench_jobs.py [--items 10000] [--latency-ms 50]
+Run: .venv/bin/python bench/bench_jobs.py [--items 10000] [--latency-ms 50] [--processes 4]
 """
 
 from __future__ import annotations
@@ -39,6 +41,68 @@ def wait_for(url: str, seconds: float = 60) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def process_cpu(pid: int) -> float:
+    """A child's user + system CPU seconds so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def read_probes(folder: Path) -> dict[str, list[float]]:
+    """The workers' timed phases (bench/jobs_probe.py), summed: phase -> [calls, wall, CPU]."""
+    phases: dict[str, list[float]] = {}
+    for path in folder.glob("*.json"):
+        for phase, row in json.loads(path.read_text())["phases"].items():
+            total = phases.setdefault(phase, [0, 0.0, 0.0])
+            for i, value in enumerate(row):
+                total[i] += value
+    return phases
+
+
+#: The job machinery's steps as bench/jobs_probe.py names them, in the order a chunk runs them.
+MACHINERY = [
+    "planner",
+    "job reads",
+    "chunk items from S3",
+    "cache preload",
+    "model-call phase",
+    "successor message",
+    "results to S3",
+    "commit transaction",
+    "cache discard",
+    "finaliser",
+    "handler",
+]
+
+
+def print_cpu(
+    n: int, worker_cpu: float, phases: dict[str, list[float]], others: dict[str, float]
+) -> None:
+    """Worker CPU per item: the model calls against the job machinery, step by step."""
+    ms = 1000 / n
+    model = phases.get("model calls", [0, 0.0, 0.0])
+    rows = {name: phases.get(name, [0, 0.0, 0.0]) for name in MACHINERY}
+    # The model-call phase's process CPU includes the model calls made on the runner's threads.
+    calls, wall, cpu_s = rows["model-call phase"]
+    rows["model-call phase"] = [calls, wall, cpu_s - model[2]]
+    machinery = sum(row[2] for row in rows.values())
+    polling = worker_cpu - model[2] - machinery
+    print(f"worker CPU per item      {worker_cpu * ms:.2f} ms ({worker_cpu:.1f} s in all)")
+    print(f"  model calls            {model[2] * ms:.2f} ms (providers.complete: botocore + "
+          f"provider code; {model[0]:.0f} calls)")  # fmt: skip
+    print(f"  job machinery          {machinery * ms:.2f} ms")
+    labels = {
+        "model-call phase": "runner around the calls",
+        "handler": "handler rest (record, logs, cache keys)",
+    }
+    for name, (calls, wall, cpu_s) in rows.items():
+        if calls:
+            print(f"    {labels.get(name, name):36} {cpu_s * ms:6.3f} ms CPU  "
+                  f"{wall / calls * 1000:7.1f} ms wall per call ({calls:.0f} calls)")  # fmt: skip
+    print(f"  local SQS polling      {polling * ms:.2f} ms (scripts/worker.py; on AWS the "
+          "event source's)")  # fmt: skip
+    print("other processes (CPU s): " + ", ".join(f"{k} {v:.1f}" for k, v in others.items()))
 
 
 def main() -> None:
@@ -108,13 +172,21 @@ def main() -> None:
         import app as app_module
 
         with Client(app_module.app, stage_name="bench", project_dir=str(ROOT)) as client:
-            worker = subprocess.Popen(
-                [python, "scripts/worker.py", "--processes", str(args.processes),
-                 "--wait-seconds", "1"],
-                cwd=ROOT, env=env, **quiet,
-            )  # fmt: skip
-            children.append(worker)
+            probes = work / "probes"
+            probes.mkdir()
+            # One timed worker process per concurrent Lambda (bench/jobs_probe.py).
+            workers = [
+                subprocess.Popen(
+                    [python, "bench/jobs_probe.py", "--processes", "1", "--wait-seconds", "1"],
+                    cwd=ROOT, env={**env, "JOBS_PROBE_DIR": str(probes)}, **quiet,
+                )
+                for _ in range(args.processes)
+            ]  # fmt: skip
+            children.extend(workers)
             time.sleep(3)  # let the worker processes import and start polling
+            cpu_before = {child.pid: process_cpu(child.pid) for child in children}
+            own_before = time.process_time()
+            load = os.getloadavg()
             body = {
                 "models": ["bench"],
                 "dataset": {"s3_uri": "s3://bench-results/datasets/bench.jsonl"},
@@ -135,14 +207,23 @@ def main() -> None:
                 )
                 if job["status"] not in ("queued", "running"):
                     break
+                dead = [w.pid for w in workers if w.poll() is not None]
+                if dead or time.perf_counter() - started > 600:
+                    raise SystemExit(f"the job did not finish (worker processes exited: {dead})")
                 time.sleep(0.2)
             wall = time.perf_counter() - started
+            cpu = {child.pid: process_cpu(child.pid) - cpu_before[child.pid] for child in children}
+            own = time.process_time() - own_before
         sys.stdout = stdout
     finally:
         for child in children:
             child.terminate()
         for child in children:
-            child.wait(timeout=10)
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # a loaded machine: moto still in a long poll
+                child.kill()
+                child.wait()
     ideal = args.items * args.latency_ms / 1000 / cap
     n = job["progress"]["done"]
     print(f"evaluation job: {args.items} items, 1 model, emulator latency {args.latency_ms} ms")
@@ -165,6 +246,14 @@ def main() -> None:
     gb_seconds = WORKER_MEMORY_GB * busy_lambdas * wall / n * 1000
     print(f"{'implied Lambda cost':24} {gb_seconds:.1f} GB-s per 1,000 items "
           f"({busy_lambdas} x {WORKER_MEMORY_GB:g} GB busy for the wall time)")  # fmt: skip
+    print(f"{'load average at submit':24} {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    worker_cpu = sum(cpu[w.pid] for w in workers)
+    print_cpu(
+        n,
+        worker_cpu,
+        read_probes(probes),
+        {"moto": cpu[children[0].pid], "emulator": cpu[children[1].pid], "app + poller": own},
+    )
 
 
 if __name__ == "__main__":

@@ -175,7 +175,8 @@ def test_tracing_disabled_sends_nothing_and_never_imports_the_sdk(daemon: socket
 
 
 def test_a_worker_event_is_traced_with_its_job(daemon: socket.socket) -> None:
-    """A chunk message for a job that does not exist: one job lookup, then nothing to do."""
+    """A chunk message for a job that does not exist: one lookup (the job and its chunk's
+    record together), then nothing to do."""
     body = json.dumps({"type": "chunk", "evaluation_id": "ev-traced", "round": 1, "chunk": 0})
     record = {
         "messageId": "m-1",
@@ -194,7 +195,7 @@ def test_a_worker_event_is_traced_with_its_job(daemon: socket.socket) -> None:
     worker = next(d for d in documents if d["name"] == "## evaluation_worker")
     assert worker["annotations"] == {"evaluation_id": "ev-traced", "step": "chunk"}
     children = [d for d in documents if d.get("parent_id") == worker["id"]]
-    assert [(d["name"], d["aws"]["operation"]) for d in children] == [("dynamodb", "GetItem")]
+    assert [(d["name"], d["aws"]["operation"]) for d in children] == [("dynamodb", "BatchGetItem")]
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from chalicelib.evaluation.datasets import Item
@@ -32,8 +32,9 @@ class Answer:
     cached: bool = False
 
     def to_record(self) -> dict[str, Any]:
-        record = asdict(self)
-        record["reference"] = asdict(self.reference)
+        """`asdict` without its deep copies (every field is a plain value but `reference`)."""
+        record = {name: getattr(self, name) for name in _ANSWER_FIELDS}
+        record["reference"] = {"key": self.reference.key, "value": self.reference.value}
         return record
 
     @classmethod
@@ -41,6 +42,9 @@ class Answer:
         fields = dict(record)
         fields["reference"] = Reference(**record["reference"])
         return cls(**fields)
+
+
+_ANSWER_FIELDS = tuple(f.name for f in fields(Answer))
 
 
 @dataclass(frozen=True, slots=True)

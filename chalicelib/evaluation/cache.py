@@ -4,6 +4,7 @@ formatted request, parameters); only deterministic (temperature 0) successful an
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -69,10 +70,17 @@ def cache_key(deployment: Deployment, prompt: Prompt, params: InferenceParams) -
         "base_url": deployment.base_url,
         "request_format": deployment.request_format,
         "request": body,
-        "parameters": asdict(params),
+        "parameters": _parameters(params),
     }
     raw = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def _parameters(params: InferenceParams) -> dict[str, Any]:
+    """`asdict(params)`, once per distinct parameters (it deep-copies: a third of a key's cost);
+    shared, so never modified."""
+    return asdict(params)
 
 
 class MemoryCache:

@@ -19,6 +19,7 @@ from chalicelib.evaluation.totals import EvaluationTotals
 from chalicelib.jobs.context import JobContext
 from chalicelib.jobs.judging import job_judge
 from chalicelib.jobs.models import JobRecord, Status
+from chalicelib.jobs.parallel import ordered_map
 from chalicelib.observability import MetricUnit, logger, metrics
 
 # One process may finalise from several threads (the local worker); EMF sets are process-wide.
@@ -94,8 +95,8 @@ def _write_results(ctx: JobContext, job: JobRecord) -> tuple[EvaluationResults, 
         folder = Path(tmp)
         spool = ItemsSpool(folder)
         try:
-            for record in ctx.store.chunks(job.evaluation_id):
-                chunk_results, chunk_totals = ctx.objects.get_chunk(record.object_key)
+            keys = (record.object_key for record in ctx.store.chunks(job.evaluation_id))
+            for chunk_results, chunk_totals in ordered_map(ctx.objects.get_chunk, keys):
                 totals.merge(chunk_totals)
                 for result in chunk_results:
                     spool.write(result)

@@ -4,7 +4,8 @@ the chunks that have error items and takes their counts back. Then the first win
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 
 from chalicelib.errors import NotFound
 from chalicelib.evaluation.datasets import DatasetError, Item
@@ -12,6 +13,7 @@ from chalicelib.evaluation.scoring import reference_check
 from chalicelib.evaluation.sources import SourceError, open_dataset
 from chalicelib.jobs.context import JobContext
 from chalicelib.jobs.models import MAX_STORED_PROBLEMS, JobMessage, JobRecord
+from chalicelib.jobs.parallel import ordered_map
 from chalicelib.jobs.window import chunk_count, first_wave
 from chalicelib.observability import logger
 from chalicelib.storage.codec import now_iso
@@ -106,18 +108,22 @@ def _plan_first_round(ctx: JobContext, job: JobRecord) -> None:
 
 
 def _write_inputs(ctx: JobContext, job: JobRecord, items: Iterable[Item]) -> int:
-    """Chunk inputs as a snapshot of the dataset; returns the number of items."""
-    batch: list[Item] = []
-    chunk = total = 0
-    for item in items:
-        batch.append(item)
-        total += 1
-        if len(batch) == job.chunk_size:
-            ctx.objects.put_input(job.evaluation_id, chunk, batch)
-            chunk, batch = chunk + 1, []
-    if batch:
-        ctx.objects.put_input(job.evaluation_id, chunk, batch)
-    return total
+    """Chunk inputs as a snapshot of the dataset, several written at a time; returns the
+    number of items."""
+
+    def write(chunk: tuple[int, list[Item]]) -> int:
+        number, batch = chunk
+        ctx.objects.put_input(job.evaluation_id, number, batch)
+        return len(batch)
+
+    return sum(ordered_map(write, enumerate(batched(items, job.chunk_size))))
+
+
+def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """`items` in lists of `size` (the last one shorter)."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def _plan_retry_round(ctx: JobContext, job: JobRecord) -> None:

@@ -141,10 +141,9 @@ def finalize_cancelled(ctx: JobContext, message: JobMessage) -> None:
 def run_chunk(ctx: JobContext, message: JobMessage) -> None:
     assert message.chunk is not None
     chunk = message.chunk
-    job = ctx.store.get(message.evaluation_id)
+    job, record = ctx.store.get_with_chunk(message.evaluation_id, chunk)
     if job is None or job.status != "running" or job.round != message.round:
         return  # cancelled, failed, or a message from an earlier round
-    record = ctx.store.get_chunk(job.evaluation_id, chunk)
     if record is None or record.round < job.round:
         cache = ctx.cache(job.evaluation_id)
         outcome = evaluate(ctx, job, chunk, record, cache)

@@ -98,6 +98,12 @@ class JobStore(Protocol):
 
     def get_chunk(self, evaluation_id: str, chunk: int) -> ChunkRecord | None: ...
 
+    def get_with_chunk(
+        self, evaluation_id: str, chunk: int
+    ) -> tuple[JobRecord | None, ChunkRecord | None]:
+        """The job and its chunk's record in one round trip (a chunk's first step); each read
+        is consistent, the pair is not read at one instant (BatchGetItem)."""
+
     def chunks(self, evaluation_id: str) -> list[ChunkRecord]: ...
 
     def answer_cache(self, evaluation_id: str, ttl_seconds: int) -> ChunkAnswerCache: ...
@@ -281,6 +287,26 @@ class DynamoJobStore:
         )
         item = reply.get("Item")
         return ChunkRecord.from_stored(from_item(item)) if item else None
+
+    def get_with_chunk(
+        self, evaluation_id: str, chunk: int
+    ) -> tuple[JobRecord | None, ChunkRecord | None]:
+        keys = [
+            job_key(evaluation_id),
+            {"pk": {"S": f"job#{evaluation_id}"}, "sk": {"S": chunk_sort_key(chunk)}},
+        ]
+        pending: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+        found: dict[str, dict[str, Any]] = {}
+        while pending:
+            reply = _batch_get(pending)
+            for item in reply.get("Responses", {}).get(self.table, []):
+                found[item["sk"]["S"]] = from_item(item)
+            pending = reply.get("UnprocessedKeys") or {}
+        job, record = found.get(META), found.get(chunk_sort_key(chunk))
+        return (
+            JobRecord.from_stored(job) if job else None,
+            ChunkRecord.from_stored(record) if record else None,
+        )
 
     def chunks(self, evaluation_id: str) -> list[ChunkRecord]:
         """Every committed chunk, in chunk order."""

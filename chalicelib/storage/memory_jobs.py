@@ -167,6 +167,12 @@ class MemoryJobStore:
             item = self._chunks.get(evaluation_id, {}).get(chunk)
             return ChunkRecord.from_stored(copy.deepcopy(item)) if item else None
 
+    def get_with_chunk(
+        self, evaluation_id: str, chunk: int
+    ) -> tuple[JobRecord | None, ChunkRecord | None]:
+        # Two reads, as BatchGetItem's are: each consistent, not both at one instant.
+        return self.get(evaluation_id), self.get_chunk(evaluation_id, chunk)
+
     def chunks(self, evaluation_id: str) -> list[ChunkRecord]:
         with self._lock:
             stored = self._chunks.get(evaluation_id, {})

@@ -163,3 +163,16 @@ def test_the_answer_cache_survives_its_chunk_until_discarded(store: Any) -> None
     assert store.answer_cache(uuid.uuid4().hex, 3600).preload(["k1"]) == 0  # per job
     rerun.discard()
     assert store.answer_cache(evaluation_id, 3600).preload(["k1", "k2"]) == 0
+
+
+def test_a_chunk_reads_its_job_and_its_record_together(store: Any) -> None:
+    evaluation_id = running_job(store)
+    assert store.get_with_chunk(uuid.uuid4().hex, 0) == (None, None)
+    job, record = store.get_with_chunk(evaluation_id, 1)
+    assert (job, record) == (store.get(evaluation_id), None)
+    committed = chunk(1, errors=1)
+    assert store.commit_chunk(evaluation_id, committed) == "committed"
+    job, record = store.get_with_chunk(evaluation_id, 1)
+    assert record == committed == store.get_chunk(evaluation_id, 1)
+    assert (job.done, job.errors, job.chunks_done) == (10, 1, 1)
+    assert store.get_with_chunk(evaluation_id, 0)[1] is None
