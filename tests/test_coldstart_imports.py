@@ -61,7 +61,8 @@ def invoke_event(name: str, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_import_and_first_invoke_load_no_module_of_other_routes(local_stack: Any) -> None:
+def test_import_and_first_invoke_load_no_module_of_other_routes(emulator: Any) -> None:
+    emulator.reset()  # no fault plan left by an earlier test (a scripted 429, say)
     event = invoke_event("sentiment-converse", {"input": "No side effects, I feel great."})
     env = {k: v for k, v in os.environ.items() if k != "LAMBDA_TASK_ROOT"}
     answer = run_python_json(["-c", CHILD, json.dumps(event)], env, cwd=ROOT)
