@@ -33,24 +33,10 @@ from chalicelib.api.health import dependency_checks
 from chalicelib.api.models import InvokeRequest
 from chalicelib.auth.authorizer import AUTHORIZER_HEADER, authorize
 from chalicelib.auth.keys import api_key_hashes
-from chalicelib.deployments import service as deployments
-from chalicelib.deployments.models import PromoteRequest, RoutingRequest, VersionRequest
 from chalicelib.errors import TunegateError
-from chalicelib.feedback.service import (
-    ExportQuery,
-    FeedbackRequest,
-    SummaryQuery,
-    export_training_data,
-    parse_time,
-    submit_feedback,
-    summarize,
-)
-from chalicelib.feedback.widget import widget_script
 from chalicelib.observability import clear_version_dimensions, logger, metrics
 from chalicelib.openai_api.edge import bearer_token, openai_routes
-from chalicelib.openai_api.models import ChatCompletionRequest, CompletionRequest
 from chalicelib.openai_api.responses import model_list
-from chalicelib.openai_api.service import chat_completion, completion
 from chalicelib.runtime import get_runtime
 from chalicelib.serving.invoke import invoke
 from chalicelib.tracing import annotate, traced
@@ -58,8 +44,10 @@ from chalicelib.tracing import annotate, traced
 if TYPE_CHECKING:
     from chalicelib.jobs.context import JobContext
 
-# Evaluation jobs, the worker, the report and the OpenAPI document are imported inside their
-# routes: the invoke path's cold start does not pay for the evaluation engine.
+# Everything off the invoke path is imported inside its routes (evaluation jobs, the worker, the
+# report, the OpenAPI document, deployments, feedback, the OpenAI-compatible routes, tuning,
+# provisioning): the invoke path's cold start does not build their models.
+# tests/test_coldstart_imports.py keeps it so.
 
 app = Chalice(app_name="tunegate")
 runtime = get_runtime()  # a bad registry or configuration (EVALUATION_* too) stops the app here
@@ -145,6 +133,9 @@ def invoke_model(name: str) -> Response:
 
 @openai_route("/v1/chat/completions", methods=["POST"], content_types=["application/json"])
 def chat_completions() -> Response:
+    from chalicelib.openai_api.models import ChatCompletionRequest
+    from chalicelib.openai_api.service import chat_completion
+
     request = parse_body(
         current_request(app), ChatCompletionRequest, runtime.settings.max_body_bytes
     )
@@ -154,6 +145,9 @@ def chat_completions() -> Response:
 
 @openai_route("/v1/completions", methods=["POST"], content_types=["application/json"])
 def completions() -> Response:
+    from chalicelib.openai_api.models import CompletionRequest
+    from chalicelib.openai_api.service import completion
+
     request = parse_body(current_request(app), CompletionRequest, runtime.settings.max_body_bytes)
     registry = runtime.deployments.view()
     return json_response(completion(registry, request, runtime.invocation_context))
@@ -161,6 +155,8 @@ def completions() -> Response:
 
 @route("/v1/feedback", public=True, methods=["POST"], content_types=["application/json"])
 def post_feedback() -> Response:
+    from chalicelib.feedback.service import FeedbackRequest, submit_feedback
+
     request = current_request(app)
     cors = cors_headers(request, runtime.settings.cors_allow_origins)
     try:
@@ -181,6 +177,8 @@ def feedback_preflight() -> Response:
 
 @route("/v1/models/{name}/feedback/summary", scope="evaluate")
 def feedback_summary(name: str) -> Response:
+    from chalicelib.feedback.service import SummaryQuery, parse_time, summarize
+
     deployment = runtime.deployments.view().get(name)
     query = parse_query(current_request(app), SummaryQuery)
     start, end = parse_time(query.start, "from"), parse_time(query.end, "to")
@@ -192,6 +190,8 @@ def feedback_summary(name: str) -> Response:
 # promotion, which are `admin`. Whoever evaluates the next round prepares its data.
 @route("/v1/feedback/export", scope="evaluate")
 def feedback_export() -> Response:
+    from chalicelib.feedback.service import ExportQuery, export_training_data
+
     query = parse_query(current_request(app), ExportQuery)
     deployment = runtime.deployments.view().get(query.model)
     lines = export_training_data(
@@ -212,11 +212,15 @@ def feedback_export() -> Response:
 # Deployments (CONTRACT section 7), all `admin`: they change which model answers.
 @route("/v1/deployments", scope="admin")
 def list_deployments() -> Response:
+    from chalicelib.deployments import service as deployments
+
     return json_response(deployments.list_deployments(runtime.registry_store))
 
 
 @route("/v1/deployments/{name}", scope="admin")
 def get_deployment(name: str) -> Response:
+    from chalicelib.deployments import service as deployments
+
     return json_response(deployments.get_deployment(runtime.registry_store, name))
 
 
@@ -227,6 +231,9 @@ def get_deployment(name: str) -> Response:
     content_types=["application/json"],
 )
 def create_version(name: str) -> Response:
+    from chalicelib.deployments import service as deployments
+    from chalicelib.deployments.models import VersionRequest
+
     body = parse_body(current_request(app), VersionRequest, runtime.settings.max_body_bytes)
     store, cache = runtime.registry_store, runtime.deployments
     version = deployments.create_version(store, cache, name, body, caller().owner, runtime.registry)
@@ -235,6 +242,8 @@ def create_version(name: str) -> Response:
 
 @route("/v1/deployments/{name}/versions/{version}", scope="admin")
 def get_version(name: str, version: str) -> Response:
+    from chalicelib.deployments import service as deployments
+
     number = deployments.version_number(name, version)
     return json_response(deployments.get_version(runtime.registry_store, name, number))
 
@@ -246,6 +255,9 @@ def get_version(name: str, version: str) -> Response:
     content_types=["application/json"],
 )
 def set_routing(name: str) -> Response:
+    from chalicelib.deployments import service as deployments
+    from chalicelib.deployments.models import RoutingRequest
+
     body = parse_body(current_request(app), RoutingRequest, runtime.settings.max_body_bytes)
     store, cache = runtime.registry_store, runtime.deployments
     return json_response(deployments.set_routing(store, cache, name, body, caller().owner))
@@ -253,6 +265,8 @@ def set_routing(name: str) -> Response:
 
 @route("/v1/deployments/{name}/rollback", scope="admin", methods=["POST"])
 def rollback_deployment(name: str) -> Response:
+    from chalicelib.deployments import service as deployments
+
     store, cache = runtime.registry_store, runtime.deployments
     return json_response(deployments.rollback(store, cache, name, caller().owner))
 
@@ -264,6 +278,7 @@ def rollback_deployment(name: str) -> Response:
     content_types=["application/json"],
 )
 def promote_deployment(name: str) -> Response:
+    from chalicelib.deployments.models import PromoteRequest
     from chalicelib.deployments.promotion import job_evidence, promote
 
     body = parse_body(current_request(app), PromoteRequest, runtime.settings.max_body_bytes)
@@ -280,6 +295,7 @@ def promote_deployment(name: str) -> Response:
 @route("/v1/deployments/{name}/compare", scope="evaluate")
 def compare_deployment(name: str) -> Response:
     from chalicelib.deployments.promotion import compare
+    from chalicelib.feedback.service import SummaryQuery, parse_time
 
     query = parse_query(current_request(app), SummaryQuery)
     start, end = parse_time(query.start, "from"), parse_time(query.end, "to")
@@ -289,6 +305,8 @@ def compare_deployment(name: str) -> Response:
 
 @route("/v1/deployments/{name}/history", scope="admin")
 def deployment_history(name: str) -> Response:
+    from chalicelib.deployments import service as deployments
+
     return json_response(deployments.history(runtime.registry_store, name))
 
 
@@ -354,6 +372,8 @@ def openapi_document() -> Response:
 
 @route("/widget/feedback.js", public=True)
 def feedback_widget() -> Response:
+    from chalicelib.feedback.widget import widget_script
+
     return Response(
         body=widget_script(),
         status_code=200,
