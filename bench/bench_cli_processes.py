@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_eval_memory import write_dataset  # noqa: E402
-from bench_runner import DEPLOYMENT, REFERENCE_ARN, process_cpu_seconds, start_emulator  # noqa: E402
+from bench_runner import DEPLOYMENT, REFERENCE_ARN, cli_env, process_cpu_seconds, start_emulator  # noqa: E402
 
 CONCURRENCY = 32
 PROCESSES = ("1", "2", "auto")
@@ -116,15 +116,7 @@ def main() -> None:
     rows: dict[tuple[int, str], list[dict[str, float]]] = {}
     for latency in args.latency_ms:
         emulator, url = start_emulator(latency)
-        env = {
-            **os.environ,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
-            "MODELS_FILE": str(registry),
-            "TUNEGATE_PROGRESS": "0",
-        }
+        env = cli_env(url, registry)
         try:
             for repeat in range(args.repeats):
                 for processes in PROCESSES:

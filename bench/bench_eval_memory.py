@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_runner import DEPLOYMENT, REFERENCE_ARN, start_emulator  # noqa: E402
+from bench_runner import DEPLOYMENT, REFERENCE_ARN, cli_env, start_emulator  # noqa: E402
 
 TARGET_MB = 200
 _VOCABULARY = (
@@ -92,15 +92,7 @@ def main() -> None:
     emulator, url = start_emulator(0)
     rows = []
     try:
-        env = {
-            **os.environ,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
-            "MODELS_FILE": str(registry),
-            "TUNEGATE_PROGRESS": "0",
-        }
+        env = cli_env(url, registry)
         for n in (args.baseline_items, args.items):
             dataset = workdir / f"items-{n}.jsonl"
             write_dataset(dataset, n)

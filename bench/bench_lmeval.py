@@ -49,6 +49,7 @@ from bench_runner import (  # noqa: E402
     DEPLOYMENT,
     ECHO_ARN,
     REFERENCE_ARN,
+    cli_env,
     configure,
     cpu_seconds,
     process_cpu_seconds,
@@ -364,20 +365,15 @@ def main() -> None:
     emulator = Emulator(process.pid, url, args.latency_ms / 1000)
     registry = workdir / "registry.json"  # configure() writes models.json for the runner row
     write_registry(registry, url, args.model)
-    env = {
-        **os.environ,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
-        "MODELS_FILE": str(registry),
-        "TUNEGATE_PROGRESS": "0",
-        "BENCH_OPENAI_KEY": KEY,
-        "OPENAI_API_KEY": KEY,
-        "HF_DATASETS_OFFLINE": "1",
-        "HF_HUB_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-    }
+    env = cli_env(
+        url,
+        registry,
+        BENCH_OPENAI_KEY=KEY,
+        OPENAI_API_KEY=KEY,
+        HF_DATASETS_OFFLINE="1",
+        HF_HUB_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+    )
     c = args.concurrency
     paths: list[tuple[str, Callable[[], Run]]] = [
         (LM_EVAL, lambda: lm_eval(workdir, emulator, args.model, c, env)),

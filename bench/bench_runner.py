@@ -76,6 +76,21 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def cli_env(url: str, registry: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `python -m chalicelib.cli evaluate` child on the emulator at `url`
+    with the deployments in `registry`, no progress bar, plus `extra`."""
+    return {
+        **os.environ,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
+        "MODELS_FILE": str(registry),
+        "TUNEGATE_PROGRESS": "0",
+        **extra,
+    }
+
+
 def configure(url: str, workdir: Path) -> None:
     from chalicelib import aws
 
