@@ -1,7 +1,9 @@
 """`evaluate --processes`: items/s, client CPU and RSS of `python -m chalicelib.cli evaluate` with
-1, 2 and `auto` processes on the emulator's reference classifier (out of process), concurrency
-32, at 0 and 50 ms of model latency. Rows interleaved (1, 2, auto, 1, 2, auto, ...) on one
-emulator per latency; the ratio is 2 processes' items/s over 1 process's, same run.
+1, 2 and `auto` processes on the emulator (out of process), concurrency 32, at 0 and 50 ms of
+model latency, for the reference classifier (~2 ms of emulator CPU per call: the emulator is the
+bottleneck on 2 cores) and the echo model (~0.5 ms: the client is). Rows interleaved (1, 2, auto,
+1, 2, auto, ...) on one emulator per model and latency; the ratio is 2 processes' items/s over
+1 process's, same run.
 
 - items/s: items over the run's own `duration_seconds` (results.json: the evaluation, not the
   interpreter start or the dataset's validation pass); `wall s` is the whole command.
@@ -11,6 +13,7 @@ emulator per latency; the ratio is 2 processes' items/s over 1 process's, same r
   would count it in each), sampled every 20 ms.
 
 Run: .venv/bin/python bench/bench_cli_processes.py [--items 4000] [--repeats 2]
+     [--model reference echo] [--latency-ms 0 50]
 """
 
 from __future__ import annotations
@@ -31,10 +34,18 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_eval_memory import write_dataset  # noqa: E402
-from bench_runner import DEPLOYMENT, REFERENCE_ARN, cli_env, process_cpu_seconds, start_emulator  # noqa: E402
+from bench_runner import (  # noqa: E402
+    DEPLOYMENT,
+    ECHO_ARN,
+    REFERENCE_ARN,
+    cli_env,
+    process_cpu_seconds,
+    start_emulator,
+)
 
 CONCURRENCY = 32
 PROCESSES = ("1", "2", "auto")
+MODELS = {"reference": REFERENCE_ARN, "echo": ECHO_ARN}
 
 
 def tree_pss_mb(pid: int) -> float:
@@ -106,30 +117,41 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=4000)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 50])
+    parser.add_argument("--model", choices=sorted(MODELS), nargs="+", default=["reference", "echo"])
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-cli-processes-"))
-    registry = workdir / "models.json"
-    registry.write_text(json.dumps({"deployments": [{**DEPLOYMENT, "model_id": REFERENCE_ARN}]}))
     dataset = workdir / "items.jsonl"
     write_dataset(dataset, args.items)
+    for model in args.model:
+        registry = workdir / f"models-{model}.json"
+        deployment = {**DEPLOYMENT, "model_id": MODELS[model]}
+        registry.write_text(json.dumps({"deployments": [deployment]}))
+        measure(model, registry, dataset, workdir, args.latency_ms, args.repeats)
+
+
+def measure(
+    model: str, registry: Path, dataset: Path, workdir: Path, latencies: list[int], repeats: int
+) -> None:
+    """Run and print one table: `model` at each latency, every process count `repeats` times."""
     load_before = os.getloadavg()
     rows: dict[tuple[int, str], list[dict[str, float]]] = {}
-    for latency in args.latency_ms:
+    for latency in latencies:
         emulator, url = start_emulator(latency)
         env = cli_env(url, registry)
         try:
-            for repeat in range(args.repeats):
+            for repeat in range(repeats):
                 for processes in PROCESSES:
-                    out = workdir / f"out-{latency}-{processes}-{repeat}"  # fresh: no cache hits
+                    out = workdir / f"out-{model}-{latency}-{processes}-{repeat}"  # no cache hits
                     row = run_cli(dataset, out, processes, env, emulator.pid)
                     rows.setdefault((latency, processes), []).append(row)
         finally:
             emulator.terminate()
             emulator.wait()
     load_after = os.getloadavg()
+    n_items = int(next(iter(rows.values()))[0]["n"])
     print(
-        f"\nevaluate --processes, reference classifier, concurrency {CONCURRENCY}, "
-        f"{args.items} items, medians of {args.repeats} interleaved runs, {os.cpu_count()} CPUs, "
+        f"\nevaluate --processes, {model} model, concurrency {CONCURRENCY}, "
+        f"{n_items} items, medians of {repeats} interleaved runs, {os.cpu_count()} CPUs, "
         f"load average {load_before[0]:.1f} before / {load_after[0]:.1f} after\n"
     )
     print(
@@ -137,7 +159,7 @@ def main() -> None:
         "| client CPU ms/item | emulator CPU ms/item | peak PSS MB (all processes) |"
     )
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for latency in args.latency_ms:
+    for latency in latencies:
         base = median(r["items_per_s"] for r in rows[(latency, "1")])
         for processes in PROCESSES:
             runs = rows[(latency, processes)]
