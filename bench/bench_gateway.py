@@ -4,7 +4,9 @@ plus the invocation record written to DynamoDB on the moto server). The record w
 twice: (e) the app's own put, inside (b), and (d) a bare boto3 put of the same item.
 Names resolve through the versioned registry's per-process cache (warm in (b) and (c)); (f) is
 (c) with the cache read again on every request, and one refresh is timed on its own (the scan
-of the registry table on moto, and the view built from a snapshot).
+of the registry table on moto, and the view built from a snapshot). (h) is (c) as Lambda runs
+it: the API Gateway proxy event handed to the app's handler, without chalice.test's local
+gateway (which turns an HTTP request into that event and copies os.environ twice per request).
 
 Run: .venv/bin/python bench/bench_gateway.py [--requests 2000]
 """
@@ -65,6 +67,7 @@ def main() -> None:
     from chalice.test import Client
 
     import app as app_module
+    from bench.coldstart_child import event as proxy_event
     from chalicelib.config.registry import load_registry
     from chalicelib.formats import converse
     from chalicelib.serving.prompting import render_prompt, resolve_params
@@ -110,6 +113,17 @@ def main() -> None:
             finally:
                 runtime.__dict__["invocation_context"] = dynamo_context
 
+        os.environ["BENCH_KEY"] = KEY
+        invoke_event = proxy_event("tunegate")
+
+        def through_handler_memory() -> None:
+            runtime.__dict__["invocation_context"] = memory_context
+            try:
+                response = app_module.app(invoke_event, None)
+                assert response["statusCode"] == 200, response
+            finally:
+                runtime.__dict__["invocation_context"] = dynamo_context
+
         cache = runtime.deployments
         file_registry = FileRegistry(load_registry(stack.models_file))
 
@@ -132,6 +146,7 @@ def main() -> None:
             "(d) bare put of the same item (moto)": bare_put,
             "(f) as (c), registry read every request": through_app_cold_cache,
             "(g) as (c), the registry file (before)": through_app_file_registry,
+            "(h) as (c), proxy event to the handler": through_handler_memory,
         }
         for fn in paths.values():  # warm every path (connections, caches)
             timed(fn, 50)
@@ -146,7 +161,12 @@ def main() -> None:
     print_table("path", samples, width=36)
     p50 = {name[:3]: percentile(values, 50) for name, values in samples.items()}
     a = p50["(a)"]
-    for path, note in (("(b)", ""), ("(c)", "  (our code without the DynamoDB round trip)")):
+    notes = (
+        ("(b)", ""),
+        ("(c)", "  (our code without the DynamoDB round trip)"),
+        ("(h)", "  (as (c), as Lambda runs it: no chalice.test harness)"),
+    )
+    for path, note in notes:
         overhead, ratio = p50[path] - a, p50[path] / a
         print(f"p50 overhead {path} - (a): {overhead:.3f} ms, ratio {ratio:.2f}{note}")
     print(
