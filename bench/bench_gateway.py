@@ -18,6 +18,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -106,23 +108,24 @@ def main() -> None:
             response = client.http.post("/v1/models/bench/invoke", headers=headers, body=body)
             assert response.status_code == 200, response.body
 
-        def through_app_memory() -> None:
+        @contextmanager
+        def record_in_memory() -> Iterator[None]:
             runtime.__dict__["invocation_context"] = memory_context
             try:
-                through_app()
+                yield
             finally:
                 runtime.__dict__["invocation_context"] = dynamo_context
 
-        os.environ["BENCH_KEY"] = KEY
-        invoke_event = proxy_event("tunegate")
+        def through_app_memory() -> None:
+            with record_in_memory():
+                through_app()
+
+        invoke_event = proxy_event("tunegate", KEY)
 
         def through_handler_memory() -> None:
-            runtime.__dict__["invocation_context"] = memory_context
-            try:
+            with record_in_memory():
                 response = app_module.app(invoke_event, None)
-                assert response["statusCode"] == 200, response
-            finally:
-                runtime.__dict__["invocation_context"] = dynamo_context
+            assert response["statusCode"] == 200, response
 
         cache = runtime.deployments
         file_registry = FileRegistry(load_registry(stack.models_file))
